@@ -36,6 +36,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   p.add_argument("--epochs", type=int, default=1)
   p.add_argument("--threads", type=int, default=2)
   p.add_argument("--alpha", type=float, required=True)
+  p.add_argument("--loss", choices=("ns", "hs"), default="ns")
   return p.parse_args(argv)
 
 
@@ -59,7 +60,7 @@ def main(argv: list[str]) -> int:
   model = fasttext.train_unsupervised(
       input=args.input, model="skipgram" if args.model == "sg" else "cbow", lr=args.alpha,
       dim=args.dim, ws=args.window, epoch=args.epochs, minCount=args.min_count, minn=0, maxn=0,
-      neg=args.negatives, wordNgrams=1, loss="ns", bucket=0, thread=args.threads, t=args.sample,
+      neg=args.negatives, wordNgrams=1, loss=args.loss, bucket=0, thread=args.threads, t=args.sample,
       verbose=2)
   call_seconds = time.perf_counter() - t0
   print("\nBENCH_TRAINED", flush=True)

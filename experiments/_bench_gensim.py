@@ -37,6 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   p.add_argument("--threads", type=int, default=2)
   p.add_argument("--alpha", type=float, required=True)
   p.add_argument("--seed", type=int, default=1)
+  p.add_argument("--loss", choices=("ns", "hs"), default="ns")
   p.add_argument("--mode", choices=("corpus_file", "iterable"), default="corpus_file")
   return p.parse_args(argv)
 
@@ -53,7 +54,8 @@ def main(argv: list[str]) -> int:
 
   model = Word2Vec(
       vector_size=args.dim, window=args.window, min_count=args.min_count, sample=args.sample,
-      sg=1 if args.model == "sg" else 0, hs=0, negative=args.negatives, cbow_mean=1,
+      sg=1 if args.model == "sg" else 0, hs=int(args.loss == "hs"),
+      negative=0 if args.loss == "hs" else args.negatives, cbow_mean=1,
       alpha=args.alpha, min_alpha=args.alpha * 1e-4,  # word2vec.c floors alpha at alpha * 1e-4
       workers=args.threads, epochs=args.epochs, seed=args.seed)
 

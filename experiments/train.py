@@ -11,7 +11,7 @@ import os
 from absl import flags
 
 from experiments import common
-from w2v_jax import evaluate
+from w2v_jax import config, evaluate
 from w2v_jax.config import Config
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -20,7 +20,8 @@ _D = Config()
 flags.DEFINE_string("corpus", os.path.join(_REPO, "data", "sample", "enwiki2015.part04.txt.gz"),
                     "Path or glob of plain or .gz text files (newlines end sentences).")
 flags.DEFINE_string("workdir", "runs/default", "Output directory; resumed if it has checkpoints.")
-flags.DEFINE_string("model", _D.model, "sg (skip-gram) or cbow.")
+flags.DEFINE_string("model", _D.model, "sg (skip-gram), cbow, or glove (GloVe on the same "
+                    "vocabulary; see the glove_* flags).")
 flags.DEFINE_integer("dim", _D.dim, "Embedding dimension.")
 flags.DEFINE_integer("window", _D.window, "Maximum context radius (shrunk at random per word).")
 flags.DEFINE_integer("negatives", _D.negatives, "Negative samples per centre word.")
@@ -31,14 +32,36 @@ flags.DEFINE_integer("phrases", _D.phrases, "Join frequent bigrams (new_york) wi
                      "word2phrase passes before training; 0 = off.")
 flags.DEFINE_float("phrase_threshold", _D.phrase_threshold, "word2phrase threshold of the last "
                    "pass; each earlier pass doubles it.")
-flags.DEFINE_integer("epochs", _D.epochs, "Passes over the corpus.")
+flags.DEFINE_integer("epochs", _D.epochs, "Passes over the corpus (--model=glove: passes over "
+                     "the co-occurrences, default 15).")
 flags.DEFINE_float("alpha", None, "Starting learning rate (default 0.025 for sg, 0.05 for cbow).")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Centre words per synchronous SGD step.")
 flags.DEFINE_integer("steps_per_call", _D.steps_per_call, "SGD steps per jitted dispatch.")
+flags.DEFINE_integer("row_tokens", _D.row_tokens, "Centre words per row of a step; --devices "
+                     "split a step's rows, so batch_size / row_tokens must divide by them.")
+flags.DEFINE_integer("devices", _D.devices, "Data-parallel devices (0 = all); docs/scaling.md.")
+flags.DEFINE_bool("shard_tables", _D.shard_tables, "Split the embedding tables by rows over the "
+                  "devices (per-device table memory 1/N).")
+flags.DEFINE_bool("id_file", _D.id_file, "Count the corpus in one pass into a binary id file "
+                  "(WORKDIR/corpus.ids) and train from it memory-mapped; reused on resume.")
+flags.DEFINE_string("coordinator", "", "Multi-process runs: HOST:PORT of process 0 "
+                    "(jax.distributed).")
+flags.DEFINE_integer("num_processes", 1, "Multi-process runs: processes in all (each runs this "
+                     "command with the same flags and its own --process_id).")
+flags.DEFINE_integer("process_id", 0, "Multi-process runs: this process's index; 0 writes files.")
 flags.DEFINE_float("ns_exponent", _D.ns_exponent, "Noise distribution exponent.")
 flags.DEFINE_bool("shrink_window", _D.shrink_window, "word2vec.c's random window shrinking.")
 flags.DEFINE_enum("cbow_mean_grad", _D.cbow_mean_grad, ["word2vec", "autodiff"],
                   "CBOW: full error to every context row (word2vec.c) or 1/count (autodiff).")
+flags.DEFINE_string("loss", _D.loss, "Objective: ns (negative sampling), hs (hierarchical "
+                    "softmax; pass --negatives=0), softmax (full; small vocabularies only; "
+                    "--negatives=0) or ns+hs (both summed, as word2vec.c -hs 1 -negative K).")
+flags.DEFINE_bool("cbow_mean", _D.cbow_mean, "CBOW: average the context (word2vec.c); "
+                  "--nocbow_mean sums it (gensim cbow_mean=0).")
+flags.DEFINE_string("sigmoid", _D.sigmoid, "exact, or c_table: gradients from word2vec.c's "
+                    "sigmoid table, clipped at +-6 (the reported loss stays exact).")
+flags.DEFINE_bool("cbow_position_weights", _D.cbow_position_weights, "CBOW: learned per-position "
+                  "weights on the context vectors (fastText's cc vectors, Mikolov et al. 2018).")
 flags.DEFINE_float("dup_cap", _D.dup_cap, "Cap a row's summed step at this many single updates "
                    "when it repeats within a batch (0 = plain sum, as word2vec).")
 flags.DEFINE_float("skip_beyond", _D.skip_beyond, "Drop pair terms with |score| >= this (gensim "
@@ -47,8 +70,25 @@ flags.DEFINE_float("init_range", _D.init_range, "Input vectors start uniform in 
                    "(word2vec.c: 0.5; gensim 4: 1.0).")
 flags.DEFINE_integer("seed", _D.seed, "Random seed (same seed + device count = same vectors).")
 flags.DEFINE_integer("checkpoint_every", _D.checkpoint_every, "Dispatches between checkpoints.")
+flags.DEFINE_integer("glove_window", _D.glove_window, "GloVe: co-occurrence radius each side "
+                     "(a pair at distance d counts 1/d).")
+flags.DEFINE_float("glove_x_max", _D.glove_x_max, "GloVe: weighting cutoff x_max.")
+flags.DEFINE_float("glove_power", _D.glove_power, "GloVe: weighting exponent (glove.c -alpha).")
+flags.DEFINE_float("glove_eta", _D.glove_eta, "GloVe: AdaGrad learning rate.")
+flags.DEFINE_integer("glove_batch", _D.glove_batch, "GloVe: co-occurrence entries per step.")
 flags.DEFINE_bool("save_text", False, "Also write vectors.txt (word2vec text format).")
-flags.DEFINE_bool("export_out", False, "Also write the output table as vectors_out.bin.")
+flags.DEFINE_bool("export_out", False, "Also write the output table as vectors_out.bin "
+                  "(same as adding out to --export).")
+flags.DEFINE_list("export", ["in"], "Vectors to write: in (vectors.bin, always), out "
+                  "(vectors_out.bin), sum (in + out, vectors_sum.bin), concat "
+                  "(vectors_concat.bin); --eval scores each.")
+flags.DEFINE_enum("optimizer", _D.optimizer, ["sgd", "adagrad", "adam"],
+                  "sgd (word2vec), adagrad or adam; all follow --alpha's linear decay.")
+flags.DEFINE_enum("optimizer_update", _D.optimizer_update, ["dense", "lazy"],
+                  "adagrad/adam: lazy (state of touched rows only) or dense (whole tables).")
+flags.DEFINE_float("heldout", _D.heldout, "Keep the corpus's last FRACTION of sentences out of "
+                   "training and log their loss as heldout_loss (0 = off).")
+flags.DEFINE_bool("tensorboard", False, "Also log metrics to WORKDIR/tensorboard (tensorboardX).")
 flags.DEFINE_bool("overwrite", False, "Discard checkpoints of a different run in --workdir.")
 flags.DEFINE_bool("eval", True, "Evaluate on the bundled analogy and WordSim-353 sets.")
 flags.DEFINE_list("show_neighbors", ["king", "france", "computer"], "Words to print neighbours of.")
@@ -57,30 +97,46 @@ FLAGS = flags.FLAGS
 _FIELDS = ("corpus", "model", "dim", "window", "negatives", "sample", "min_count", "max_vocab",
            "phrases", "phrase_threshold",
            "epochs", "alpha", "batch_size", "steps_per_call", "ns_exponent", "shrink_window",
-           "cbow_mean_grad", "dup_cap", "skip_beyond", "init_range", "seed", "checkpoint_every")
+           "row_tokens", "devices", "shard_tables", "id_file",
+           "cbow_mean_grad", "loss", "cbow_mean", "sigmoid", "cbow_position_weights",
+           "dup_cap", "skip_beyond", "init_range", "seed", "checkpoint_every",
+           "optimizer", "optimizer_update", "heldout",
+           "glove_window", "glove_x_max", "glove_power", "glove_eta", "glove_batch")
 
 
 def main(argv):
   if len(argv) > 1:
     raise common.W2VError(f"unexpected arguments: {' '.join(argv[1:])}")
-  cfg = Config(**{k: getattr(FLAGS, k) for k in _FIELDS}).validate()
-  from w2v_jax import train  # imports jax: only once the flags are known to be sane
+  values = {k: getattr(FLAGS, k) for k in _FIELDS}
+  if values["model"] == "glove" and not FLAGS["epochs"].present:
+    values["epochs"] = config.GLOVE_EPOCHS
+  cfg = Config(**values).validate()
+  if FLAGS.num_processes > 1 and cfg.devices == 1:
+    raise common.W2VError("--num_processes > 1 needs --devices=0 (the devices of all processes)")
+  from w2v_jax import multihost, train  # imports jax: only once the flags are known to be sane
+  multihost.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
   print(f"training {cfg.model} (dim {cfg.dim}) on {cfg.corpus} into {FLAGS.workdir}", flush=True)
   out = train.run(cfg, FLAGS.workdir, overwrite=FLAGS.overwrite, save_text=FLAGS.save_text,
-                  export_out=FLAGS.export_out)
+                  export_out=FLAGS.export_out, export=FLAGS.export,
+                  tensorboard=FLAGS.tensorboard)
+  if not multihost.is_writer():
+    return
   print(f"trained {out['vocab_size']} words x {cfg.dim} in {out['elapsed']:.1f}s "
         f"(vocabulary {out['vocab_seconds']:.1f}s, compile {out['compile_seconds']:.1f}s, "
         f"training {out['train_seconds']:.1f}s); vectors in "
         f"{os.path.join(FLAGS.workdir, 'vectors.bin')}")
   if FLAGS.eval:
-    report = evaluate.evaluate(out["words"], out["emb_in"], evaluate.DEFAULT_ANALOGIES,
-                               evaluate.DEFAULT_WORDSIM)
-    train.write_json(os.path.join(FLAGS.workdir, "eval.json"), report)
-    print(json.dumps({"analogy_accuracy": report["analogy"]["accuracy"],
-                      "analogy_questions": report["analogy"]["total"],
-                      "analogy_oov": report["analogy"]["oov"],
-                      "wordsim353_spearman": report["wordsim353"]["spearman"],
-                      "wordsim353_oov": report["wordsim353"]["oov"]}))
+    # eval.json: the `in` vectors' report at the top (as before), and one per exported kind.
+    reports = {kind: evaluate.evaluate(out["words"], vectors, evaluate.DEFAULT_ANALOGIES,
+                                       evaluate.DEFAULT_WORDSIM)
+               for kind, vectors in out.get("vectors", {"in": out["emb_in"]}).items()}
+    train.write_json(os.path.join(FLAGS.workdir, "eval.json"), {**reports["in"], **reports})
+    for kind, report in reports.items():
+      print(json.dumps({"vectors": kind, "analogy_accuracy": report["analogy"]["accuracy"],
+                        "analogy_questions": report["analogy"]["total"],
+                        "analogy_oov": report["analogy"]["oov"],
+                        "wordsim353_spearman": report["wordsim353"]["spearman"],
+                        "wordsim353_oov": report["wordsim353"]["oov"]}))
   for word in FLAGS.show_neighbors:
     if word in out["words"]:
       near = evaluate.most_similar(out["words"], out["emb_in"], [word], topn=6)

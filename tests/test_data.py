@@ -40,3 +40,35 @@ def test_blocks_cover_every_centre_once_with_halo():
     if seg[0, 0, w] >= 0 and row[w] > w:
       assert row[:w].tolist() == list(range(row[w] - w, row[w]))
   assert centres == stream.tolist()
+
+
+def test_subsample_in_chunks_equals_one_pass():
+  """The chunked reader (bounded memory) gives the same epoch whatever the chunk size."""
+  rng = np.random.default_rng(1)
+  for trial in range(12):
+    n, v = int(rng.integers(1, 2000)), 20
+    stream = rng.integers(-1, v, n).astype(np.int32)
+    if trial % 3 == 0:  # long sentences, so max_sentence cuts cross chunk borders
+      stream[rng.random(n) < 0.9] = 3
+    keep = (rng.random(v) * 1.5).astype(np.float32)
+    max_sentence = int(rng.integers(1, 40))
+    whole = data.subsample(stream, keep, 3, 1, max_sentence)
+    for chunk in (1, 7, 64):
+      part = data.subsample(stream, keep, 3, 1, max_sentence, chunk=chunk)
+      for field in ("tokens", "segments", "positions"):
+        np.testing.assert_array_equal(getattr(whole, field), getattr(part, field))
+    # Segments restart at sentence ends and never exceed max_sentence tokens.
+    _, sizes = np.unique(whole.segments, return_counts=True)
+    assert sizes.size == 0 or sizes.max() <= max_sentence
+
+
+def test_subsample_spilled_to_disk_equals_in_memory(tmp_path):
+  """--id_file: the epoch arrays are written to files and memory-mapped, with the same values."""
+  rng = np.random.default_rng(2)
+  stream = rng.integers(-1, 30, 5000).astype(np.int32)
+  keep = (rng.random(30) * 1.5).astype(np.float32)
+  ram = data.subsample(stream, keep, 0, 0, 50)
+  disk = data.subsample(stream, keep, 0, 0, 50, chunk=999, spill=str(tmp_path / "epoch"))
+  assert isinstance(disk.tokens, np.memmap)
+  for field in ("tokens", "segments", "positions"):
+    np.testing.assert_array_equal(getattr(ram, field), getattr(disk, field))

@@ -5,7 +5,15 @@ import json
 
 from w2v_jax.errors import W2VError
 
-MODELS = ("sg", "cbow")
+MODELS = ("sg", "cbow", "glove")
+# Training objectives of sg/cbow (model.output_loss): negative sampling, hierarchical softmax,
+# the full softmax, or negative sampling and hierarchical softmax summed (word2vec.c -hs 1
+# -negative K).
+LOSSES = ("ns", "hs", "softmax", "ns+hs")
+SIGMOIDS = ("exact", "c_table")  # glove: w2v_jax/glove.py, its own glove_* fields
+# experiments/train.py: --model=glove without --epochs runs this many (GloVe demo.sh MAX_ITER;
+# glove.c defaults to 25, the paper used 50); word2vec's 1 epoch is far too few for GloVe.
+GLOVE_EPOCHS = 15
 # word2vec.c `main`: alpha defaults to 0.025 for skip-gram and 0.05 for CBOW.
 DEFAULT_ALPHA = {"sg": 0.025, "cbow": 0.05}
 
@@ -29,6 +37,10 @@ class Config:
   ns_exponent: float = 0.75        # noise distribution count^0.75 (word2vec.c InitUnigramTable)
   shrink_window: bool = True       # word2vec.c's dynamic window; False = always the full radius
   cbow_mean_grad: str = "word2vec"  # "word2vec": full error to every context row; "autodiff"
+  loss: str = "ns"                 # ns | hs | softmax | ns+hs (LOSSES)
+  cbow_mean: bool = True           # CBOW hidden = mean of the context (C); False = sum (gensim)
+  sigmoid: str = "exact"           # "c_table": word2vec.c's clipped sigmoid table in the gradient
+  cbow_position_weights: bool = False  # fastText cc: per-position weights on the context rows
   max_sentence: int = 1000         # word2vec.c MAX_SENTENCE_LENGTH (kept words per sentence)
   batch_size: int = 256            # centre words per synchronous micro-step (see README: quality)
   row_tokens: int = 1024           # centre words per row (windows see a halo on both sides)
@@ -36,10 +48,23 @@ class Config:
   skip_beyond: float = 0.0         # drop pair terms with |score| >= this (gensim: 6); 0 = exact
   dup_cap: float = 0.0             # see model.damp_duplicates; 0 = plain summed updates
   steps_per_call: int = 64         # micro-steps per jitted dispatch (lax.scan)
+  devices: int = 1                 # data-parallel devices (0 = all); see w2v_jax/parallel.py
+  shard_tables: bool = False       # split the tables by rows over the devices (1/N memory each)
+  id_file: bool = False            # train from WORKDIR/corpus.ids, memory-mapped (idfile.py)
+  optimizer: str = "sgd"           # "sgd" (word2vec), "adagrad" or "adam" (see optim.py)
+  optimizer_update: str = "lazy"   # adagrad/adam: "lazy" (touched rows) or "dense" (all rows)
+  heldout: float = 0.0             # fraction of the corpus (its last sentences) kept out of training
   seed: int = 0
   checkpoint_every: int = 200      # dispatches between checkpoints
   keep_checkpoints: int = 3
   log_every_secs: float = 10.0
+  # GloVe (--model=glove). Defaults: glove.c's x_max 100, alpha 0.75, eta 0.05 (= the paper's);
+  # window 10 on each side as in the paper's experiments (cooccur.c's default is 15).
+  glove_window: int = 10           # co-occurrence radius, each side; a pair at distance d adds 1/d
+  glove_x_max: float = 100.0       # f(x) = min(1, (x / x_max)^power)
+  glove_power: float = 0.75        # glove.c's -alpha
+  glove_eta: float = 0.05          # AdaGrad learning rate (glove.c -eta)
+  glove_batch: int = 4096          # co-occurrence entries per synchronous AdaGrad step
 
   @property
   def rows(self) -> tuple[int, int]:
@@ -50,6 +75,8 @@ class Config:
   @property
   def lr(self) -> float:
     """The starting learning rate actually used."""
+    if self.model == "glove":
+      return self.glove_eta
     return self.alpha if self.alpha is not None else DEFAULT_ALPHA[self.model]
 
   def validate(self) -> "Config":
@@ -59,8 +86,11 @@ class Config:
         (self.dim > 0, f"--dim must be > 0, got {self.dim}"),
         (self.window > 0, f"--window must be > 0, got {self.window}"),
         (self.negatives >= 0, f"--negatives must be >= 0, got {self.negatives}"),
-        (self.negatives > 0, "--negatives=0 leaves no training objective (hierarchical "
-                             "softmax is not implemented yet); use --negatives >= 1"),
+        (self.loss in LOSSES, f"--loss must be one of {'|'.join(LOSSES)}, got {self.loss!r}"),
+        (self.negatives > 0 or "ns" not in self.loss.split("+"),
+         f"--loss={self.loss} needs --negatives >= 1 (or --loss=hs with --negatives=0)"),
+        (self.negatives == 0 or "ns" in self.loss.split("+"),
+         f"--loss={self.loss} draws no negatives: pass --negatives=0 (--loss=ns+hs uses both)"),
         (self.sample >= 0, f"--sample must be >= 0, got {self.sample}"),
         (self.min_count >= 1, f"--min_count must be >= 1, got {self.min_count}"),
         (self.max_vocab >= 0, f"--max_vocab must be >= 0, got {self.max_vocab}"),
@@ -72,6 +102,13 @@ class Config:
         (self.init_range > 0, f"--init_range must be > 0, got {self.init_range}"),
         (self.cbow_mean_grad in ("word2vec", "autodiff"),
          f"--cbow_mean_grad must be word2vec|autodiff, got {self.cbow_mean_grad!r}"),
+        (self.sigmoid in SIGMOIDS,
+         f"--sigmoid must be one of {'|'.join(SIGMOIDS)}, got {self.sigmoid!r}"),
+        (self.model == "cbow" or (self.cbow_mean and not self.cbow_position_weights),
+         "--nocbow_mean and --cbow_position_weights only apply to --model=cbow"),
+        (not self.shard_tables or (self.loss == "ns" and not self.cbow_position_weights),
+         f"--shard_tables supports --loss=ns without --cbow_position_weights, got "
+         f"--loss={self.loss}; other objectives run with replicated tables"),
         (self.max_sentence > 0, f"--max_sentence must be > 0, got {self.max_sentence}"),
         (self.batch_size > 0, f"--batch_size must be > 0, got {self.batch_size}"),
         (self.row_tokens > 0, f"--row_tokens must be > 0, got {self.row_tokens}"),
@@ -79,8 +116,25 @@ class Config:
          f"--batch_size ({self.batch_size}) must be a multiple of --row_tokens "
          f"({self.row_tokens}) or smaller than it"),
         (self.steps_per_call > 0, f"--steps_per_call must be > 0, got {self.steps_per_call}"),
+        (self.devices >= 0, f"--devices must be >= 0 (0 = all), got {self.devices}"),
+        (self.devices == 1 or self.model != "glove", "--model=glove runs on one device: "
+                                                     "drop --devices"),
+        (self.optimizer in ("sgd", "adagrad", "adam"),
+         f"--optimizer must be sgd|adagrad|adam, got {self.optimizer!r}"),
+        (self.optimizer_update in ("dense", "lazy"),
+         f"--optimizer_update must be dense|lazy, got {self.optimizer_update!r}"),
+        (0 <= self.heldout < 1, f"--heldout must be in [0, 1), got {self.heldout}"),
+        (self.model != "glove" or (self.optimizer == "sgd" and self.heldout == 0),
+         "--optimizer and --heldout apply to sg/cbow; GloVe trains with its own AdaGrad"),
         (self.checkpoint_every > 0, f"--checkpoint_every must be > 0, got {self.checkpoint_every}"),
         (self.keep_checkpoints > 0, "--keep_checkpoints must be > 0"),
+        (self.model != "glove" or self.alpha is None,
+         "--alpha is word2vec's learning rate; GloVe's is --glove_eta"),
+        (self.glove_window > 0, f"--glove_window must be > 0, got {self.glove_window}"),
+        (self.glove_x_max > 0, f"--glove_x_max must be > 0, got {self.glove_x_max}"),
+        (self.glove_power >= 0, f"--glove_power must be >= 0, got {self.glove_power}"),
+        (self.glove_eta > 0, f"--glove_eta must be > 0, got {self.glove_eta}"),
+        (self.glove_batch > 0, f"--glove_batch must be > 0, got {self.glove_batch}"),
     ]
     for ok, message in checks:
       if not ok:
@@ -98,5 +152,5 @@ class Config:
 
   def training_fingerprint(self) -> dict:
     """The fields that must match for a workdir's checkpoint to be resumed."""
-    skip = {"checkpoint_every", "keep_checkpoints", "log_every_secs", "corpus"}
+    skip = {"checkpoint_every", "keep_checkpoints", "log_every_secs", "corpus", "id_file"}
     return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}

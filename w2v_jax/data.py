@@ -6,6 +6,7 @@ first and last centres of a row see the same context they would in one long stre
 """
 
 import dataclasses
+import os
 
 import numpy as np
 
@@ -19,32 +20,77 @@ class Epoch:
   """One epoch's subsampled tokens, cut into segments (sentences), ready to slice into blocks."""
   tokens: np.ndarray     # int32 (N,) kept word ids
   segments: np.ndarray   # int32 (N,) segment id per token; windows never cross a segment
-  positions: np.ndarray  # int64 (N,) index of each token in the epoch's stream (for the lr)
+  positions: np.ndarray  # int32 (N,) (int64 past 2**31) index of each token in the stream (for the lr)
   stream_len: int
 
 
 def subsample(stream: np.ndarray, keep_prob: np.ndarray, seed: int, epoch: int,
-              max_sentence: int) -> Epoch:
+              max_sentence: int, chunk: int = 1 << 24, spill: str | None = None) -> Epoch:
   """Drops frequent words, then forms sentences, deterministic in (seed, epoch).
 
   As in word2vec.c TrainModelThread, dropped words are removed *before* windows form, and a
   sentence ends at a newline or after `max_sentence` kept words (MAX_SENTENCE_LENGTH = 1000).
+  The stream is read in chunks (same random draws as one pass), so the temporaries stay small
+  and the result costs 12 bytes per kept token: 70M corpus tokens peak well under 4 GB.
+  With `spill` (a path prefix, used with --id_file) the three arrays are written to
+  SPILL.{tokens,segments,positions} and memory-mapped instead, so RAM no longer grows with the
+  corpus.
   """
   rng = np.random.default_rng([seed, epoch])
-  is_sep = stream == SEP
-  u = rng.random(stream.shape[0], dtype=np.float32)
-  keep = ~is_sep & (u < keep_prob[np.where(is_sep, 0, stream)])
-  sentence = np.cumsum(is_sep)[keep]
-  positions = np.flatnonzero(keep)
-  tokens = stream[keep]
-  # Index of each kept token within its sentence -> chunks of max_sentence.
-  n = tokens.shape[0]
-  starts = np.flatnonzero(np.diff(sentence, prepend=-1) != 0)
-  first = np.repeat(starts, np.diff(np.append(starts, n)))
-  chunk = (np.arange(n) - first) // max_sentence
-  new_seg = (np.diff(sentence, prepend=-1) != 0) | (np.diff(chunk, prepend=-1) != 0)
-  segments = (np.cumsum(new_seg) - 1).astype(np.int32)
-  return Epoch(tokens, segments, positions, int(stream.shape[0]))
+  n_stream = stream.shape[0]
+  pos_dtype = np.int32 if n_stream < 2**31 else np.int64
+  parts = _Parts(spill, {"tokens": np.int32, "segments": np.int32, "positions": pos_dtype})
+  # Carried across chunks: SEPs seen, the last kept token's sentence, its index in it, segment.
+  sentence, prev_sent, index, segment = 0, -1, 0, -1
+  for a in range(0, n_stream, chunk):
+    s_C = stream[a:a + chunk]
+    u_C = rng.random(s_C.shape[0], dtype=np.float32)
+    is_sep_C = s_C == SEP
+    kept = np.flatnonzero(~is_sep_C & (u_C < keep_prob[np.where(is_sep_C, 0, s_C)]))
+    del u_C
+    sent_K = sentence + np.cumsum(is_sep_C, dtype=np.int64)[kept]  # sentence of each kept token
+    sentence += int(is_sep_C.sum())
+    new_K = np.diff(sent_K, prepend=prev_sent) != 0                   # a sentence starts here
+    starts = np.flatnonzero(new_K)
+    head = int(starts[0]) if starts.size else kept.size                # tokens continuing the
+    idx_K = np.empty(kept.size, np.int64)                              # last chunk's sentence
+    idx_K[:head] = index + np.arange(head)
+    idx_K[head:] = np.arange(head, kept.size) - np.repeat(starts, np.diff(np.append(starts, kept.size)))
+    # word2vec.c: a new segment at each sentence start and after every max_sentence kept words.
+    seg_K = segment + np.cumsum(idx_K % max_sentence == 0)
+    if kept.size:
+      prev_sent, index, segment = int(sent_K[-1]), int(idx_K[-1]) + 1, int(seg_K[-1])
+    parts.add(tokens=s_C[kept], segments=seg_K, positions=kept + a)
+  return Epoch(**parts.finish(), stream_len=int(n_stream))
+
+
+class _Parts:
+  """Collects named arrays chunk by chunk, in RAM or appended to files that are then mmapped."""
+
+  def __init__(self, spill: str | None, dtypes: dict):
+    self.spill, self.dtypes = spill, dtypes
+    self.parts = {k: [] for k in dtypes}
+    self.files = {k: open(f"{spill}.{k}", "wb") for k in dtypes} if spill else None  # noqa: SIM115
+
+  def add(self, **arrays) -> None:
+    for k, a in arrays.items():
+      a = a.astype(self.dtypes[k])
+      if self.files:
+        self.files[k].write(a.tobytes())
+      else:
+        self.parts[k].append(a)
+
+  def finish(self) -> dict:
+    out = {}
+    for k, dtype in self.dtypes.items():
+      if self.files:
+        self.files[k].close()
+        n = os.path.getsize(f"{self.spill}.{k}") // np.dtype(dtype).itemsize
+        out[k] = (np.memmap(f"{self.spill}.{k}", dtype, mode="r", shape=(n,)) if n
+                  else np.zeros(0, dtype))
+      else:
+        out[k] = np.concatenate(self.parts[k]) if self.parts[k] else np.zeros(0, dtype)
+    return out
 
 
 def num_calls(n_tokens: int, steps: int, rows: int, row_tokens: int) -> int:

@@ -7,6 +7,7 @@ the state (params, optimizer, step, rng) and the data position (epoch, dispatch)
 
 import json
 import os
+import shutil
 import signal
 import threading
 from typing import Any, NamedTuple
@@ -16,7 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from w2v_jax import checkpoint, data, formats, metrics, model, textio
+from w2v_jax import checkpoint, data, heldout, huffman, metrics, model, multihost, optim, textio
+from w2v_jax import export as export_lib
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config
 from w2v_jax.errors import Interrupted, W2VError
@@ -47,48 +49,55 @@ def word2vec_lr(alpha: float, progress, min_ratio: float):
 
 
 def make_optimizer(cfg: Config) -> optax.GradientTransformation:
-  """Plain SGD whose learning rate the step sets from corpus progress (as word2vec.c does)."""
-  return optax.inject_hyperparams(optax.sgd)(learning_rate=cfg.lr)
+  """cfg.optimizer (SGD by default) whose learning rate the step sets from corpus progress
+  (as word2vec.c does); see w2v_jax/optim.py."""
+  return optim.make_optimizer(cfg)
 
 
 def init_state(cfg: Config, vocab_size: int, tx: optax.GradientTransformation) -> TrainState:
   k_init, k_train = jax.random.split(jax.random.key(cfg.seed, impl=RNG_IMPL))
-  params = model.init_params(k_init, vocab_size, cfg.dim, cfg.init_range)
+  params = model.init_params(k_init, vocab_size, cfg.dim, cfg.init_range,
+                             hs="hs" in cfg.loss.split("+"),
+                             positions=2 * cfg.window if cfg.cbow_position_weights else 0)
   return TrainState(params, tx.init(params), jnp.zeros((), jnp.int32),
                     jax.random.key_data(k_train))
 
 
 def make_train_call(cfg: Config, tx: optax.GradientTransformation):
-  """A jitted (state, ids_SBL, seg_SBL, progress_S, noise) -> (state, stats): S micro-steps.
+  """A jitted (state, ids_SBL, seg_SBL, progress_S, noise, tree=None) -> (state, stats).
+
+  S micro-steps; `tree` is huffman.build's tables (as jnp arrays) for --loss=hs|ns+hs.
 
   Each micro-step is one synchronous SGD step on B*T centres: gather the touched rows, take
   the gradient of the summed loss w.r.t. those rows, let optax turn it into updates, and
   scatter-add them back. For SGD this equals optax on the dense gradient (tested).
+  cfg.devices != 1: the data-parallel version over a device mesh (w2v_jax/parallel.py).
   """
+  if cfg.devices != 1:
+    from w2v_jax import parallel  # pylint: disable=import-outside-toplevel
+    return parallel.make_train_call(cfg, tx, parallel.make_mesh(cfg.devices))
   loss = jax.value_and_grad(model.rows_loss, has_aux=True)
 
   def micro_step(carry, xs):
-    state, noise = carry
+    state, noise, tree = carry
     ids_BL, seg_BL, progress = xs
     batch = model.make_batch(ids_BL, seg_BL, step_key(state.rng, state.step), noise,
                              window=cfg.window,
-                             negatives=cfg.negatives, shrink_window=cfg.shrink_window)
+                             negatives=cfg.negatives, shrink_window=cfg.shrink_window,
+                             loss=cfg.loss, tree=tree)
     rows = model.gather_rows(state.params, batch)
     (loss_sum, examples), grads = loss(rows, batch, model=cfg.model,
                                        cbow_mean_grad=cfg.cbow_mean_grad,
-                                       skip_beyond=cfg.skip_beyond)
+                                       skip_beyond=cfg.skip_beyond, cbow_mean=cfg.cbow_mean,
+                                       sigmoid=cfg.sigmoid)
     lr = word2vec_lr(cfg.lr, progress, cfg.min_alpha_ratio)
-    opt_state = state.opt_state._replace(
-        hyperparams={**state.opt_state.hyperparams, "learning_rate": lr})
-    updates, opt_state = tx.update(grads, opt_state)
-    updates = model.damp_duplicates(updates, batch, state.params["emb_in"].shape[0], cfg.dup_cap)
-    params = model.scatter_rows(state.params, batch, updates)
+    params, opt_state = optim.apply(tx, cfg, state.params, state.opt_state, grads, batch, lr)
     new = TrainState(params, opt_state, state.step + 1, state.rng)
-    return (new, noise), (loss_sum, examples, lr)
+    return (new, noise, tree), (loss_sum, examples, lr)
 
-  def train_call(state, ids_SBL, seg_SBL, progress_S, noise):
-    (state, _), (loss_S, n_S, lr_S) = jax.lax.scan(
-        micro_step, (state, noise), (ids_SBL, seg_SBL, progress_S))
+  def train_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
+    (state, _, _), (loss_S, n_S, lr_S) = jax.lax.scan(
+        micro_step, (state, noise, tree), (ids_SBL, seg_SBL, progress_S))
     return state, {"loss_sum": loss_S.sum(), "examples": n_S.sum(), "lr": lr_S[-1]}
 
   return jax.jit(train_call, donate_argnums=0)
@@ -104,6 +113,7 @@ def _check_workdir(cfg: Config, workdir: str, overwrite: bool) -> None:
     for name in ("metrics.jsonl",):
       if os.path.exists(os.path.join(workdir, name)):
         os.remove(os.path.join(workdir, name))
+    shutil.rmtree(os.path.join(workdir, "tensorboard"), ignore_errors=True)
     return
   try:
     with open(path, encoding="utf-8") as f:
@@ -167,24 +177,41 @@ def write_json(path: str, obj) -> None:
 
 
 def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool = False,
-        export_out: bool = False) -> dict:
+        export_out: bool = False, export=("in",), tensorboard: bool = False) -> dict:
   """Trains into `workdir` (resuming its latest checkpoint) and exports the vectors.
 
   Writes config.json, vocab.txt, metrics.jsonl, checkpoints/, vectors.bin (+ vectors.txt with
-  save_text, vectors_out.bin with export_out). Returns a summary dict.
+  save_text, and export.FILES of each kind in `export`; export_out adds "out"), with
+  tensorboard event files in tensorboard/. Returns a summary dict ("vectors": kind -> matrix).
   """
+  export = export_lib.check_kinds((*export, "out") if export_out else export)
   cfg.validate()
+  if cfg.model == "glove":  # its own pipeline after the vocabulary: w2v_jax/glove.py
+    from w2v_jax import glove  # pylint: disable=import-outside-toplevel
+    return glove.run(cfg, workdir, overwrite=overwrite, save_text=save_text,
+                     export_out="out" in export)
   clock = metrics.Timer()
   os.makedirs(workdir, exist_ok=True)
   _check_workdir(cfg, workdir, overwrite)
 
   corpus = _phrase_corpus(cfg, workdir) if cfg.phrases else cfg.corpus
-  vocab, stream = vocab_lib.build(corpus, cfg.min_count, cfg.max_vocab)
+  if cfg.id_file:  # counted and written once, memory-mapped (w2v_jax/idfile.py)
+    from w2v_jax import idfile  # pylint: disable=import-outside-toplevel
+    vocab, stream = idfile.build(corpus, cfg.min_count, cfg.max_vocab,
+                                 os.path.join(workdir, "corpus.ids"))
+  else:
+    vocab, stream = vocab_lib.build(corpus, cfg.min_count, cfg.max_vocab)
+  # --heldout: the vocabulary counts the whole corpus (as word2vec.c), training skips the slice.
+  stream, held_stream = heldout.split(stream, cfg.heldout)
+  epoch_words = vocab.total_tokens * stream.shape[0] / (stream.shape[0] + held_stream.shape[0])
   vocab_seconds = clock()
   log.info("vocabulary: %d words (min_count %d) from %d tokens in %.1fs",
            vocab.size, cfg.min_count, vocab.total_tokens, vocab_seconds)
   keep_V = vocab_lib.keep_probs(vocab, cfg.sample)
   noise = tuple(jnp.asarray(a) for a in vocab_lib.noise_alias(vocab, cfg.ns_exponent))
+  # The Huffman tables go in as jit arguments, not closure constants; only when hs is on.
+  tree = ((tuple(jnp.asarray(a) for a in huffman.build(vocab.counts)),)
+          if "hs" in cfg.loss.split("+") else ())
   tx = make_optimizer(cfg)
   mngr = checkpoint.make_manager(workdir, cfg.keep_checkpoints)
   state, meta = checkpoint.restore_latest(
@@ -197,32 +224,47 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   else:
     log.info("resuming from step %d (epoch %d, dispatch %d)", int(state.step), meta["epoch"],
              meta["call"])
+  if cfg.devices != 1:  # onto the device mesh; checkpoints and exports stay unpadded
+    from w2v_jax import parallel  # pylint: disable=import-outside-toplevel
+    state = parallel.place_state(cfg, state, parallel.make_mesh(cfg.devices))
   # Only now, once the workdir is known to be ours to write, so a refused run touches nothing.
-  vocab_lib.save(vocab, os.path.join(workdir, "vocab.txt"))
-  write_json(os.path.join(workdir, "config.json"), json.loads(cfg.to_json()))
+  writes = jax.process_index() == 0  # multi-process runs: one writer (w2v_jax/multihost.py)
+  if writes:
+    vocab_lib.save(vocab, os.path.join(workdir, "vocab.txt"))
+    write_json(os.path.join(workdir, "config.json"), json.loads(cfg.to_json()))
 
   (rows, row_tokens), steps = cfg.rows, cfg.steps_per_call
   per_call = steps * rows * row_tokens
   train_call = make_train_call(cfg, tx)
-  writer = metrics.MetricsWriter(workdir)
-  total_words = cfg.epochs * vocab.total_tokens
+  writer = (metrics.MetricsWriter(workdir, tensorboard=tensorboard) if writes
+            else multihost.NullWriter())
+  held = (heldout.HeldOut(cfg, held_stream, keep_V, noise, jax.random.fold_in(
+      jax.random.key(cfg.seed, impl=RNG_IMPL), 1), tree[0] if tree else None)
+          if held_stream.size else None)
+  held_seconds = 0.0  # held-out evaluation time, left out of train_seconds and words/s
+  total_words = cfg.epochs * epoch_words
   words_at_start = None
   pending, last_log, loss_acc, n_acc = None, -1e9, 0.0, 0
 
   def flush(pending_stats, words_done, lr_now, force=False):
-    nonlocal last_log, loss_acc, n_acc
+    nonlocal last_log, loss_acc, n_acc, held_seconds
     _check_finite(pending_stats, step_host)
+    # The loss is summed in float32 per micro-step (a few thousand terms) and over the
+    # dispatch's micro-steps on device, then in float64 here: ~1e-6 relative error at most.
     loss_acc += float(pending_stats["loss_sum"])
     n_acc += int(pending_stats["examples"])
     now = clock()
     if not force and now - last_log < cfg.log_every_secs:
       return
-    train_seconds = max(now - train_start, 1e-9)
+    train_seconds = max(now - train_start - held_seconds, 1e-9)
     row = {"step": int(step_host), "words": int(words_done), "epoch": epoch,
            "progress": words_done / total_words,
            "words_per_sec": (words_done - words_at_start) / train_seconds,
            "loss": loss_acc / max(n_acc, 1), "lr": float(lr_now), "elapsed": now,
            "train_seconds": train_seconds}
+    if held is not None:  # on the current params: `state` is a dispatch ahead until the end
+      row["heldout_loss"] = held(state.params)
+      held_seconds += clock() - now
     writer.write(row)
     log.info(metrics.progress_line(row))
     last_log, loss_acc, n_acc = now, 0.0, 0
@@ -234,12 +276,15 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
 
   def save(next_epoch, next_call, stats):
     _check_finite(stats, step_host)  # never checkpoint a diverged state
-    checkpoint.save(mngr, step_host, jax.device_get(state),
+    host = jax.device_get(state) if cfg.devices == 1 else parallel.host_state(state, vocab.size)
+    checkpoint.save(mngr, step_host, host,
                     {"epoch": next_epoch, "call": next_call, "vocab": vocab.fingerprint()})
 
   with _StopOnSignal() as stop:
     for epoch in range(meta["epoch"], cfg.epochs):
-      ep = data.subsample(stream, keep_V, cfg.seed, epoch, cfg.max_sentence)
+      # --id_file: the epoch's kept tokens go to disk too (memory-mapped), not RAM.
+      spill = os.path.join(workdir, f"epoch.{jax.process_index()}") if cfg.id_file else None
+      ep = data.subsample(stream, keep_V, cfg.seed, epoch, cfg.max_sentence, spill=spill)
       calls = data.num_calls(ep.tokens.shape[0], steps, rows, row_tokens)
       first = meta["call"] if epoch == meta["epoch"] else 0
       for call in range(first, calls):
@@ -247,14 +292,14 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
         progress = ((epoch + pos / ep.stream_len) / cfg.epochs).astype(np.float32)
         if compile_seconds is None:  # compile ahead so words/s counts training only
           t0 = clock()
-          train_call = train_call.lower(state, ids, seg, progress, noise).compile()
+          train_call = train_call.lower(state, ids, seg, progress, noise, *tree).compile()
           compile_seconds = clock() - t0
           log.info("compiled the train step in %.1fs", compile_seconds)
           train_start = clock()
-          words_at_start = (epoch + data.fraction_done(ep, call * per_call)) * vocab.total_tokens
-        state, stats = train_call(state, ids, seg, progress, noise)
+          words_at_start = (epoch + data.fraction_done(ep, call * per_call)) * epoch_words
+        state, stats = train_call(state, ids, seg, progress, noise, *tree)
         step_host += steps
-        words = (epoch + data.fraction_done(ep, (call + 1) * per_call)) * vocab.total_tokens
+        words = (epoch + data.fraction_done(ep, (call + 1) * per_call)) * epoch_words
         if pending is not None:
           flush(*pending)
         pending = (stats, words, stats["lr"])
@@ -273,16 +318,16 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   mngr.close()
   writer.close()
   train_seconds = clock() - train_start
+  if cfg.devices != 1:  # every process takes part in the gather
+    state = parallel.host_state(state, vocab.size)
 
   emb_in, emb_out = (np.asarray(a) for a in jax.device_get((state.params["emb_in"], state.params["emb_out"])))
   if not np.all(np.isfinite(emb_in)):
     raise W2VError("training diverged: the vectors contain NaN/Inf (is --alpha too large?)")
-  formats.save_word2vec(os.path.join(workdir, "vectors.bin"), vocab.words, emb_in, binary=True)
-  if save_text:
-    formats.save_word2vec(os.path.join(workdir, "vectors.txt"), vocab.words, emb_in, binary=False)
-  if export_out:
-    formats.save_word2vec(os.path.join(workdir, "vectors_out.bin"), vocab.words,
-                          emb_out, binary=True)
+  if not writes:
+    return {"vocab_size": vocab.size, "steps": step_host, "words": vocab.words, "emb_in": emb_in}
+  exported = export_lib.write(workdir, vocab.words, emb_in, emb_out, export, save_text)
   return {"vocab_size": vocab.size, "tokens": vocab.total_tokens, "vocab_seconds": vocab_seconds,
           "compile_seconds": compile_seconds or 0.0, "train_seconds": train_seconds,
-          "steps": step_host, "elapsed": clock(), "words": vocab.words, "emb_in": emb_in}
+          "steps": step_host, "elapsed": clock(), "words": vocab.words, "emb_in": emb_in,
+          "vectors": exported}

@@ -41,8 +41,17 @@ def build(pattern: str, min_count: int, max_vocab: int = 0) -> tuple[Vocab, np.n
   Out-of-vocabulary words are dropped from the stream before windows form (word2vec.c
   TrainModelThread skips them on read), so windows reach past them, as in C and gensim.
   """
-  paths = corpus_lib.expand(pattern)
-  raw_ids, words, counts = corpus_lib.encode(paths)
+  raw_ids, words, counts = corpus_lib.encode(corpus_lib.expand(pattern))
+  vocab, remap = from_counts(words, counts, min_count, max_vocab, pattern)
+  stream = remap[raw_ids]
+  del raw_ids
+  return vocab, stream[stream != -2]
+
+
+def from_counts(words: list[str], counts: np.ndarray, min_count: int, max_vocab: int,
+                pattern: str) -> tuple[Vocab, np.ndarray]:
+  """(vocab, remap): the kept words of corpus.encode's (words, counts) and the int32 map from
+  first-appearance ids to vocabulary ids (SEP for id 0, -2 for dropped words)."""
   total = int(counts[1:].sum())
   if total == 0:
     raise W2VError(f"corpus {pattern!r} is empty: it holds no words")
@@ -58,11 +67,7 @@ def build(pattern: str, min_count: int, max_vocab: int = 0) -> tuple[Vocab, np.n
   remap = np.full(len(words), -2, np.int32)
   remap[0] = SEP
   remap[order] = np.arange(order.size, dtype=np.int32)
-  stream = remap[raw_ids]
-  del raw_ids
-  stream = stream[stream != -2]
-  vocab = Vocab(words=[words[i] for i in order], counts=counts[order], total_tokens=total)
-  return vocab, stream
+  return Vocab(words=[words[i] for i in order], counts=counts[order], total_tokens=total), remap
 
 
 def keep_probs(vocab: Vocab, sample: float) -> np.ndarray:

@@ -1,0 +1,141 @@
+"""Data parallelism (w2v_jax/parallel.py) on 4 fake CPU devices.
+
+This process started jax with one CPU device, and the device count is fixed when jax starts,
+so multi-device runs happen in a subprocess with --xla_force_host_platform_device_count=4.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+from w2v_jax import formats, train
+from w2v_jax.config import Config
+from w2v_jax.errors import W2VError
+
+
+def _cfg(corpus, **kw):
+  base = dict(corpus=corpus, dim=16, window=3, negatives=3, min_count=1, sample=0.0, epochs=2,
+              batch_size=64, row_tokens=16, steps_per_call=4, checkpoint_every=20,
+              log_every_secs=0.0, alpha=0.05)
+  base.update(kw)
+  return Config(**base)
+
+
+def _fake_devices_env(n):
+  env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=REPO,
+             XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
+  return env
+
+
+def _in_subprocess(code, n=4):
+  """Runs python `code` with n fake CPU devices; returns the completed process."""
+  return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_fake_devices_env(n),
+                        capture_output=True, text=True, timeout=300)
+
+
+_WORKER = """
+import json, sys
+import jax
+from w2v_jax import train
+from w2v_jax.config import Config
+assert jax.device_count() == 4, jax.devices()
+for workdir, extra in json.loads(sys.argv[1]):
+  train.run(Config(**{**json.loads(sys.argv[2]), **extra}), workdir)
+"""
+
+
+def _topic_gap(vecs, words):
+  """Mean cosine of same-topic word pairs minus that of different-topic pairs."""
+  unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+  same, other = [], []
+  for i, w in enumerate(words):
+    for j, u in enumerate(words):
+      if i < j and w.startswith("t") and u.startswith("t"):
+        (same if w[:2] == u[:2] else other).append(unit[i] @ unit[j])
+  return np.mean(same) - np.mean(other)
+
+
+def test_four_devices_train_the_one_device_vectors_replicated_or_sharded(planted_path, tmp_path):
+  one = train.run(_cfg(planted_path), str(tmp_path / "one"))
+  runs = [(str(tmp_path / "rep"), {"devices": 4}),
+          (str(tmp_path / "shard"), {"devices": 0, "shard_tables": True})]
+  base = json.loads(_cfg(planted_path).to_json())
+  proc = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(runs), json.dumps(base)],
+                        cwd=REPO, env=_fake_devices_env(4), capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  words, rep = formats.load_word2vec(str(tmp_path / "rep" / "vectors.bin"))
+  words_s, shard = formats.load_word2vec(str(tmp_path / "shard" / "vectors.bin"))
+  assert words == words_s == one["words"]
+  assert rep.shape == shard.shape == one["emb_in"].shape  # the padding rows are not exported
+  # Same windows and negatives as one device (same key, whole micro-step): equal up to float
+  # summation order; sharded tables route the same updates to the same rows.
+  np.testing.assert_allclose(rep, one["emb_in"], atol=1e-4, rtol=1e-3)
+  np.testing.assert_allclose(shard, rep, atol=1e-5, rtol=1e-4)
+  assert _topic_gap(rep, words) > 0.3
+  assert abs(_topic_gap(rep, words) - _topic_gap(one["emb_in"], words)) < 0.01
+  cfg_rep = Config.from_json(open(tmp_path / "rep" / "config.json").read())
+  assert (cfg_rep.devices, cfg_rep.shard_tables) == (4, False)
+
+
+def test_four_devices_follow_other_objectives_cbow_with_hierarchical_softmax(planted_path,
+                                                                            tmp_path):
+  """The step reuses model.make_batch / rows_loss / optim.apply, so an extra table (emb_hs)
+  and another optimizer need no parallel code of their own."""
+  extra = {"model": "cbow", "loss": "ns+hs", "optimizer": "adagrad", "alpha": 0.1}
+  one = train.run(_cfg(planted_path, **extra), str(tmp_path / "one"))
+  base = json.loads(_cfg(planted_path, **extra).to_json())
+  proc = subprocess.run([sys.executable, "-c", _WORKER,
+                         json.dumps([(str(tmp_path / "four"), {"devices": 4})]),
+                         json.dumps(base)],
+                        cwd=REPO, env=_fake_devices_env(4), capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  _, four = formats.load_word2vec(str(tmp_path / "four" / "vectors.bin"))
+  np.testing.assert_allclose(four, one["emb_in"], atol=1e-4, rtol=1e-3)
+
+
+def test_memory_report_shows_per_device_tables_falling_as_one_over_n(tmp_path):
+  out = tmp_path / "mem.json"
+  proc = subprocess.run(
+      [sys.executable, "-m", "experiments.memory_report", "--vocab=10001", "--dim=50",
+       "--devices=1,2", "--steps_per_call=2", f"--out={out}"],
+      cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True,
+      timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  one, two = json.loads(out.read_text())
+  assert (one["devices"], two["devices"]) == (1, 2)
+  tables = 2 * 10002 * 50 * 4  # V padded to a multiple of 2
+  assert two["per_device_tables_bytes"] == tables // 2
+  # Arguments per device: its share of the tables plus replicated inputs (noise, ids) only.
+  assert two["argument_bytes"] - two["noise_bytes"] < tables // 2 + 20_000
+  assert one["argument_bytes"] - one["noise_bytes"] >= 2 * 10001 * 50 * 4
+  assert two["temp_bytes"] < tables // 4  # the step never copies a table
+  assert "| 2 |" in proc.stdout
+
+
+def test_rows_that_do_not_split_over_the_devices_are_a_clear_cli_error(planted_path, tmp_path):
+  proc = subprocess.run(
+      [sys.executable, "-m", "experiments.train", f"--corpus={planted_path}",
+       f"--workdir={tmp_path}", "--devices=4", "--batch_size=64", "--row_tokens=64",
+       "--min_count=1", "--noeval"],
+      cwd=REPO, env=_fake_devices_env(4), capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 1
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: 4 devices need a multiple of 4 rows"), proc.stderr[-2000:]
+  assert "--row_tokens=16" in last
+
+
+def test_more_devices_than_visible_is_a_clear_error(planted_path, tmp_path):
+  with pytest.raises(W2VError, match="only 1 devices are visible"):
+    train.run(_cfg(planted_path, devices=2), str(tmp_path))
+
+
+def test_negative_devices_are_refused():
+  with pytest.raises(W2VError, match="--devices must be >= 0"):
+    Config(devices=-1).validate()

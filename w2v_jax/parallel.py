@@ -1,0 +1,271 @@
+"""Data parallelism over a device mesh: each device trains its share of every micro-step's rows.
+
+The user's design says "pmapped"; `jax.shard_map` is pmap's current successor (jax's docs:
+"migrating from pmap to shard_map"), so the step is one `jax.jit(jax.shard_map(...))` over a 1-D
+mesh with axis "data". Every micro-step:
+
+  1. all_gather the rows' ids (B x L int32, small) so every device sees the whole micro-step and
+     draws its windows and negatives with the *same* key as one device would (make_batch), then
+     keeps its B/N rows: N devices take the step one device takes, up to float summation order;
+  2. gathers its rows' embeddings and takes the gradient of the loss w.r.t. those rows;
+  3. all_gather the row gradients (touched rows only; never a dense V x D gradient), and every
+     device takes the one-device optimizer step (optim.apply) on the whole micro-step: the
+     same scatter-adds in the same order.
+
+Tables are either replicated (every device applies every update, so the copies stay identical)
+or, with `shard_tables`, split by rows (V padded to a multiple of N): a lookup is each device
+reading the rows it owns for the whole micro-step (zeros elsewhere) and a psum_scatter handing
+every device its rows; an update is each device adding the gathered updates it owns. Per-device
+table memory is then 1/N (docs/scaling.md).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from w2v_jax import model, multihost, optim
+from w2v_jax.config import Config
+from w2v_jax.errors import W2VError
+
+AXIS = "data"
+# Which batch ids index which table (as model.gather_rows / scatter_rows read them); sharded
+# tables route lookups and updates by these. A new table needs its entry here.
+TABLE_IDS = {"emb_in": "ids", "emb_out": "out"}
+
+
+def make_mesh(devices: int) -> Mesh:
+  """A 1-D mesh ("data") over the first `devices` devices of all processes (0 = all)."""
+  n = jax.device_count() if devices == 0 else devices
+  if n > jax.device_count():
+    raise W2VError(f"--devices={devices} but only {jax.device_count()} devices are visible")
+  return Mesh(np.array(jax.devices()[:n]), (AXIS,))
+
+
+def check(cfg: Config, mesh: Mesh) -> int:
+  """Raises W2VError when `cfg` cannot run data parallel on `mesh`; returns its device count."""
+  n = mesh.size
+  rows, row_tokens = cfg.rows
+  if rows % n:
+    raise W2VError(f"{n} devices need a multiple of {n} rows per micro-step, got {rows} "
+                   f"(--batch_size={cfg.batch_size} / --row_tokens={cfg.row_tokens}); use "
+                   f"e.g. --batch_size={n * row_tokens} or --row_tokens={cfg.batch_size // n}")
+  if cfg.shard_tables and cfg.optimizer != "sgd" and cfg.optimizer_update == "lazy":
+    raise W2VError("--shard_tables supports --optimizer=sgd or --optimizer_update=dense")
+  if cfg.shard_tables and (cfg.loss != "ns" or cfg.cbow_position_weights):
+    raise W2VError("--shard_tables supports --loss=ns without --cbow_position_weights; "
+                   "other objectives run with replicated tables (drop --shard_tables)")
+  return n
+
+
+def padded_vocab(vocab_size: int, cfg: Config, n_devices: int) -> int:
+  """V rounded up to a multiple of the device count when tables are sharded (else V)."""
+  return -(-vocab_size // n_devices) * n_devices if cfg.shard_tables else vocab_size
+
+
+def _is_table(x, shapes) -> bool:
+  return hasattr(x, "shape") and tuple(x.shape) in shapes
+
+
+def _table_shapes(params) -> set:
+  return {tuple(params[k].shape) for k in params}
+
+
+def state_specs(state, shard_tables: bool):
+  """PartitionSpecs of a TrainState: tables (and optimizer leaves shaped like one) split by
+  rows with `shard_tables`, everything else replicated."""
+  shapes = _table_shapes(state.params)
+  return jax.tree.map(
+      lambda x: P(AXIS, None) if shard_tables and _is_table(x, shapes) else P(), state)
+
+
+def abstract_state(cfg: Config, vocab_size: int, tx, mesh: Mesh):
+  """place_state's result as ShapeDtypeStructs with shardings: nothing is allocated, so a
+  step can be lowered and compiled for any vocabulary (experiments/memory_report.py)."""
+  from w2v_jax import train  # pylint: disable=import-outside-toplevel
+  state = jax.eval_shape(lambda: train.init_state(cfg, vocab_size, tx))
+  vp, shapes = padded_vocab(vocab_size, cfg, mesh.size), _table_shapes(state.params)
+  state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(
+      (vp,) + x.shape[1:] if _is_table(x, shapes) else x.shape, x.dtype), state)
+  specs = state_specs(state, cfg.shard_tables)
+  return jax.tree.map(lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype,
+                                                        sharding=NamedSharding(mesh, s)),
+                      state, specs)
+
+
+def place_state(cfg: Config, state, mesh: Mesh):
+  """Pads the tables to the sharded vocabulary and puts the state on the mesh."""
+  check(cfg, mesh)
+  v = state.params["emb_in"].shape[0]
+  vp = padded_vocab(v, cfg, mesh.size)
+  shapes = _table_shapes(state.params)
+  if vp != v:  # zero rows past V: never looked up (ids < V), never updated
+    state = jax.tree.map(
+        lambda x: np.pad(np.asarray(x), ((0, vp - v), (0, 0))) if _is_table(x, shapes) else x,
+        state)
+  specs = state_specs(state, cfg.shard_tables)
+  return jax.tree.map(lambda x, s: multihost.to_global(x, NamedSharding(mesh, s)), state, specs)
+
+
+def unpad_state(state, vocab_size: int):
+  """The state with tables cut back to `vocab_size` rows (for checkpoints and export)."""
+  shapes = _table_shapes(state.params)
+  return jax.tree.map(lambda x: x[:vocab_size] if _is_table(x, shapes) else x, state)
+
+
+def host_state(state, vocab_size: int):
+  """Numpy copy of the unpadded state on every process (a collective: all must call it)."""
+  return multihost.to_host(unpad_state(state, vocab_size))
+
+
+def data_sharding(mesh: Mesh) -> NamedSharding:
+  """ids_SBL / seg_SBL: the B rows of every micro-step split over the devices."""
+  return NamedSharding(mesh, P(None, AXIS, None))
+
+
+def _owned(ids, rows_per_device):
+  """Local row index of the ids this device owns; rows_per_device (out of bounds) elsewhere."""
+  local = ids - jax.lax.axis_index(AXIS) * rows_per_device
+  return jnp.where((local >= 0) & (local < rows_per_device), local, rows_per_device)
+
+
+def _sharded_gather(params: dict, batch_all: dict) -> dict:
+  """This device's rows from row-sharded tables: owners read, a psum_scatter delivers."""
+  rows = {}
+  for name, key in TABLE_IDS.items():
+    table = params[name]
+    mine = table.at[_owned(batch_all[key], table.shape[0])].get(mode="fill", fill_value=0)
+    rows[name] = jax.lax.psum_scatter(mine, AXIS, scatter_dimension=0, tiled=True)
+  return rows
+
+
+def _sharded_scatter(params: dict, batch_all: dict, updates_all: dict) -> dict:
+  """Adds the micro-step's updates to the rows this device owns (others are dropped)."""
+  out = dict(params)
+  for name, key in TABLE_IDS.items():
+    table = params[name]
+    out[name] = table.at[_owned(batch_all[key], table.shape[0])].add(updates_all[name],
+                                                                     mode="drop")
+  return out
+
+
+def _sharded_apply(tx, cfg: Config, params: dict, opt_state, grads_all: dict, batch_all: dict,
+                   lr, n: int):
+  """optim.apply for row-sharded tables: SGD adds the updates each device owns; a dense
+  adaptive optimizer (elementwise) runs on each device's own rows and state."""
+  opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
+  grads_all = model.damp_duplicates(grads_all, batch_all, params["emb_in"].shape[0] * n,
+                                    cfg.dup_cap)  # for SGD, scaling gradients = scaling updates
+  if cfg.optimizer == "sgd":
+    updates_all, opt_state = tx.update(grads_all, opt_state)
+    return _sharded_scatter(params, batch_all, updates_all), opt_state
+  zeros = jax.tree.map(jnp.zeros_like, params)  # a dense gradient of this device's rows
+  dense = _sharded_scatter(zeros, batch_all, grads_all)
+  updates, opt_state = tx.update(dense, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state
+
+
+def _combine(grads: dict, params: dict) -> dict:
+  """The whole micro-step's gradients on every device: gathered rows (b, ..., D) are
+  all_gathered (N x b rows); whole-table gradients (the full softmax's emb_out, pos_OD) are
+  summed, the one all-reduce left, and only for those small or dense-by-design objectives."""
+  return {k: (jax.lax.all_gather(g, AXIS, tiled=True) if g.ndim > params[k].ndim
+              else jax.lax.psum(g, AXIS)) for k, g in grads.items()}
+
+
+def make_train_call(cfg: Config, tx, mesh: Mesh):
+  """train.make_train_call's (state, ids_SBL, seg_SBL, progress_S, noise, tree=None) ->
+  (state, stats), data parallel over `mesh`; `state` must be placed with place_state."""
+  from w2v_jax import train  # pylint: disable=import-outside-toplevel (train imports us lazily)
+  n = check(cfg, mesh)
+  loss = jax.value_and_grad(model.rows_loss, has_aux=True)
+  b = cfg.rows[0] // n
+
+  def micro_step(carry, xs):
+    state, noise, tree = carry
+    ids_bL, seg_bL, progress = xs
+    ids_BL = jax.lax.all_gather(ids_bL, AXIS, tiled=True)
+    seg_BL = jax.lax.all_gather(seg_bL, AXIS, tiled=True)
+    # The whole micro-step's windows and negatives, drawn as on one device; keep our rows.
+    batch_all = model.make_batch(ids_BL, seg_BL, train.step_key(state.rng, state.step), noise,
+                                 window=cfg.window, negatives=cfg.negatives,
+                                 shrink_window=cfg.shrink_window, loss=cfg.loss, tree=tree)
+    first = jax.lax.axis_index(AXIS) * b
+    batch = jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(x, first, b), batch_all)
+    if cfg.shard_tables:
+      rows_ = _sharded_gather(state.params, batch_all)
+    else:
+      rows_ = model.gather_rows(state.params, batch)
+    (loss_sum, examples), grads = loss(rows_, batch, model=cfg.model,
+                                       cbow_mean_grad=cfg.cbow_mean_grad,
+                                       skip_beyond=cfg.skip_beyond, cbow_mean=cfg.cbow_mean,
+                                       sigmoid=cfg.sigmoid)
+    lr = train.word2vec_lr(cfg.lr, progress, cfg.min_alpha_ratio)
+    # Only the touched rows travel: N x (B/N rows' gradients), never a V x D gradient. Every
+    # device then takes the one-device optimizer step on the whole micro-step.
+    grads_all = _combine(grads, state.params)
+    if cfg.shard_tables:
+      params, opt_state = _sharded_apply(tx, cfg, state.params, state.opt_state, grads_all,
+                                         batch_all, lr, n)
+    else:
+      params, opt_state = optim.apply(tx, cfg, state.params, state.opt_state, grads_all,
+                                      batch_all, lr)
+    new = train.TrainState(params, opt_state, state.step + 1, state.rng)
+    stats = (jax.lax.psum(loss_sum, AXIS), jax.lax.psum(examples, AXIS), lr)
+    return (new, noise, tree), stats
+
+  def body(state, ids_SbL, seg_SbL, progress_S, noise, tree):
+    (state, _, _), (loss_S, n_S, lr_S) = jax.lax.scan(
+        micro_step, (state, noise, tree), (ids_SbL, seg_SbL, progress_S))
+    return state, {"loss_sum": loss_S.sum(), "examples": n_S.sum(), "lr": lr_S[-1]}
+
+  def train_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
+    if cfg.shard_tables and set(state.params) != set(TABLE_IDS):
+      raise W2VError(f"--shard_tables supports the tables {sorted(TABLE_IDS)}, not "
+                     f"{sorted(set(state.params) - set(TABLE_IDS))}")
+    specs = state_specs(state, cfg.shard_tables)
+    data = P(None, AXIS, None)
+    # check_vma=False: the replicated tables stay identical because every device applies the
+    # same all-gathered updates in the same order, which the type checker cannot see.
+    step = jax.shard_map(body, mesh=mesh, in_specs=(specs, data, data, P(), P(), P()),
+                         out_specs=(specs, P()), check_vma=False)
+    return step(state, ids_SBL, seg_SBL, progress_S, noise, tree)
+
+  return _OnMesh(jax.jit(train_call, donate_argnums=0), mesh)
+
+
+class _OnMesh:
+  """The jitted step, its host inputs (numpy ids, rows, progress, noise) first made arrays on
+  the mesh: jit takes no host value for devices of other processes. Same .lower().compile()."""
+
+  def __init__(self, fn, mesh: Mesh, noise_cache=None):
+    self._fn, self._mesh, self._noise = fn, mesh, noise_cache or {}
+
+  def _args(self, state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
+    data, rep = data_sharding(self._mesh), NamedSharding(self._mesh, P())
+    if id(noise) not in self._noise:  # the same tables every dispatch: place them once
+      self._noise.clear()
+      self._noise[id(noise)] = (noise, jax.tree.map(lambda a: multihost.to_global(a, rep),
+                                                    (noise, tree)))
+    noise_g, tree_g = self._noise[id(noise)][1]
+    return (state, multihost.to_global(ids_SBL, data), multihost.to_global(seg_SBL, data),
+            multihost.to_global(progress_S, rep), noise_g, tree_g)
+
+  def __call__(self, *args):
+    return self._fn(*self._args(*args))
+
+  def __getattr__(self, name):  # e.g. a compiled step's memory_analysis()
+    return getattr(self._fn, name)
+
+  def lower(self, *args):
+    lowered = self._fn.lower(*self._args(*args))
+    return _Lowered(lambda: _OnMesh(lowered.compile(), self._mesh, self._noise), lowered)
+
+
+class _Lowered:
+  """What _OnMesh.lower returns: .compile() gives a compiled _OnMesh."""
+
+  def __init__(self, compile_fn, lowered):
+    self.compile, self.lowered = compile_fn, lowered
