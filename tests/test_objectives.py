@@ -362,6 +362,11 @@ def test_hs_inner_nodes_are_capped_even_without_dup_cap():
   # Node 0 (the root) is on all 2 * HS_NODE_CAP paths: each copy scaled by 1/2; node 2 once.
   np.testing.assert_allclose(got["emb_hs"][0, :, 0, 0], 0.5)
   np.testing.assert_allclose(got["emb_hs"][0, 0, 1, 0], 1.0)
-  assert bool((got["emb_in"] == 1).all())  # dup_cap=0 leaves the word rows alone
+  assert bool((got["emb_in"] == 1).all())  # 3 copies of one word: under the cap, untouched
+  # A burst: one input word 2 * HS_NODE_CAP times in a step is capped too under hs.
+  burst = {**batch, "ids": jnp.zeros((1, n), jnp.int32).at[0, 0].set(3)}
+  got = model.damp_duplicates({**updates, "emb_in": jnp.ones((1, n, 2))}, burst, 4, cap=0.0)
+  np.testing.assert_allclose(got["emb_in"][0, 1:, 0], model.HS_NODE_CAP / (n - 1))
+  np.testing.assert_allclose(got["emb_in"][0, 0, 0], 1.0)
   capped = model.damp_duplicates(updates, batch, vocab_size=4, cap=4.0)
   np.testing.assert_allclose(capped["emb_hs"][0, :, 0, 0], 4.0 / n)
