@@ -7,7 +7,9 @@ from w2v_jax import huffman
 
 
 def c_create_binary_tree(cn):
-  """word2vec.c CreateBinaryTree, transcribed statement by statement: [(code, point)] per word."""
+  """word2vec.c CreateBinaryTree, transcribed statement by statement: [(code, point)] per word.
+
+  (The C code's two identical "find the next smallest node" blocks are one loop here.)"""
   vocab_size = len(cn)
   count = [0] * (vocab_size * 2 + 1)
   binary = [0] * (vocab_size * 2 + 1)
@@ -19,26 +21,19 @@ def c_create_binary_tree(cn):
   pos1 = vocab_size - 1
   pos2 = vocab_size
   for a in range(vocab_size - 1):
-    if pos1 >= 0:
-      if count[pos1] < count[pos2]:
-        min1i = pos1
-        pos1 -= 1
+    mins = []
+    for _ in range(2):  # word2vec.c writes this block out twice: min1i, then min2i
+      if pos1 >= 0:
+        if count[pos1] < count[pos2]:
+          mins.append(pos1)
+          pos1 -= 1
+        else:
+          mins.append(pos2)
+          pos2 += 1
       else:
-        min1i = pos2
+        mins.append(pos2)
         pos2 += 1
-    else:
-      min1i = pos2
-      pos2 += 1
-    if pos1 >= 0:
-      if count[pos1] < count[pos2]:
-        min2i = pos1
-        pos1 -= 1
-      else:
-        min2i = pos2
-        pos2 += 1
-    else:
-      min2i = pos2
-      pos2 += 1
+    min1i, min2i = mins
     count[vocab_size + a] = count[min1i] + count[min2i]
     parent_node[min1i] = vocab_size + a
     parent_node[min2i] = vocab_size + a

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
+from tests.conftest import tiny_config, topic_gap
 from w2v_jax import formats, huffman, losses, model, train
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
@@ -337,19 +338,10 @@ def test_golden_hs_step_matches_word2vec_update_equations(arch):
          sigmoid="c_table"),
 ])
 def test_objectives_learn_the_planted_topics(planted_path, tmp_path, kw):
-  cfg = Config(corpus=planted_path, dim=16, window=3, negatives=3, min_count=1, sample=0.0,
-               epochs=3, batch_size=64, row_tokens=64, steps_per_call=4, log_every_secs=0.0,
-               alpha=0.05)
-  cfg = Config(**{**cfg.__dict__, **kw})
-  train.run(cfg, str(tmp_path))
+  train.run(tiny_config(planted_path, epochs=3, **kw), str(tmp_path))
   words, vecs = formats.load_word2vec(str(tmp_path / "vectors.bin"))
-  unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-  same, other = [], []
-  for i, w in enumerate(words):
-    for j, u in enumerate(words):
-      if i < j and w.startswith("t") and u.startswith("t"):
-        (same if w[:2] == u[:2] else other).append(unit[i] @ unit[j])
-  assert np.mean(same) > np.mean(other) + 0.3, (np.mean(same), np.mean(other))
+  gap = topic_gap(words, vecs)
+  assert gap > 0.3, gap
 
 
 def test_hs_inner_nodes_are_capped_even_without_dup_cap():

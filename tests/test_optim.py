@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from w2v_jax import checkpoint, optim, train
+from tests.conftest import crash_after_saves, tiny_config
+from w2v_jax import optim, train
 from w2v_jax.config import Config
 
 W, K, V, D = 2, 3, 40, 6
@@ -117,11 +118,7 @@ def test_bad_optimizer_flags_are_user_errors():
 
 
 def _run_cfg(corpus, **kw):
-  base = dict(corpus=corpus, dim=16, window=3, negatives=3, min_count=1, sample=0.0, epochs=2,
-              batch_size=64, row_tokens=64, steps_per_call=4, checkpoint_every=2,
-              log_every_secs=0.0, alpha=0.05)
-  base.update(kw)
-  return Config(**base)
+  return tiny_config(corpus, **{"checkpoint_every": 2, **kw})
 
 
 @pytest.mark.parametrize("opt,update", [("adagrad", "lazy"), ("adam", "lazy"), ("adam", "dense")])
@@ -131,23 +128,11 @@ def test_each_optimizer_lowers_the_loss(planted_path, tmp_path, opt, update):
   assert rows[-1]["loss"] < 0.85 * rows[0]["loss"], [r["loss"] for r in rows]
 
 
-def test_an_adam_run_resumes_bit_identically(planted_path, tmp_path, monkeypatch):
-  cfg = lambda: _run_cfg(planted_path, optimizer="adam", epochs=1)  # noqa: E731
-  full = train.run(cfg(), str(tmp_path / "full"))
-  saves = []
-  real_save = checkpoint.save
-
-  def crashing_save(*args, **kwargs):
-    real_save(*args, **kwargs)
-    saves.append(args[1])
-    if len(saves) == 2:
-      args[0].wait_until_finished()
-      raise KeyboardInterrupt("simulated crash")
-
-  monkeypatch.setattr(checkpoint, "save", crashing_save)
-  with pytest.raises(KeyboardInterrupt):
-    train.run(cfg(), str(tmp_path / "crash"))
-  monkeypatch.setattr(checkpoint, "save", real_save)
-  resumed = train.run(cfg(), str(tmp_path / "crash"))
+def test_an_adam_run_resumes_bit_identically(planted_path, tmp_path):
+  cfg = _run_cfg(planted_path, optimizer="adam", epochs=1)
+  full = train.run(cfg, str(tmp_path / "full"))
+  with crash_after_saves(2) as saves:
+    train.run(cfg, str(tmp_path / "crash"))
+  resumed = train.run(cfg, str(tmp_path / "crash"))
   assert 0 < saves[-1] < full["steps"]
   np.testing.assert_array_equal(resumed["emb_in"], full["emb_in"])

@@ -12,18 +12,14 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, tiny_config, topic_gap
 from w2v_jax import formats, train
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
 
 
 def _cfg(corpus, **kw):
-  base = dict(corpus=corpus, dim=16, window=3, negatives=3, min_count=1, sample=0.0, epochs=2,
-              batch_size=64, row_tokens=16, steps_per_call=4, checkpoint_every=20,
-              log_every_secs=0.0, alpha=0.05)
-  base.update(kw)
-  return Config(**base)
+  return tiny_config(corpus, **{"row_tokens": 16, "checkpoint_every": 20, **kw})
 
 
 def _fake_devices_env(n):
@@ -49,17 +45,6 @@ for workdir, extra in json.loads(sys.argv[1]):
 """
 
 
-def _topic_gap(vecs, words):
-  """Mean cosine of same-topic word pairs minus that of different-topic pairs."""
-  unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-  same, other = [], []
-  for i, w in enumerate(words):
-    for j, u in enumerate(words):
-      if i < j and w.startswith("t") and u.startswith("t"):
-        (same if w[:2] == u[:2] else other).append(unit[i] @ unit[j])
-  return np.mean(same) - np.mean(other)
-
-
 def test_four_devices_train_the_one_device_vectors_replicated_or_sharded(planted_path, tmp_path):
   one = train.run(_cfg(planted_path), str(tmp_path / "one"))
   runs = [(str(tmp_path / "rep"), {"devices": 4}),
@@ -77,8 +62,8 @@ def test_four_devices_train_the_one_device_vectors_replicated_or_sharded(planted
   # summation order; sharded tables route the same updates to the same rows.
   np.testing.assert_allclose(rep, one["emb_in"], atol=1e-4, rtol=1e-3)
   np.testing.assert_allclose(shard, rep, atol=1e-5, rtol=1e-4)
-  assert _topic_gap(rep, words) > 0.3
-  assert abs(_topic_gap(rep, words) - _topic_gap(one["emb_in"], words)) < 0.01
+  assert topic_gap(words, rep) > 0.3
+  assert abs(topic_gap(words, rep) - topic_gap(words, one["emb_in"])) < 0.01
   cfg_rep = Config.from_json(open(tmp_path / "rep" / "config.json").read())
   assert (cfg_rep.devices, cfg_rep.shard_tables) == (4, False)
 

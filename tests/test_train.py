@@ -9,7 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from w2v_jax import checkpoint, formats, model, train
+from tests.conftest import crash_after_saves, tiny_config, topic_gap
+from w2v_jax import formats, model, train
 from w2v_jax.config import Config
 
 W, K, V, D = 2, 3, 12, 6
@@ -103,11 +104,7 @@ def test_lr_decays_linearly_to_the_floor():
 
 
 def _cfg(corpus, **kw):
-  base = dict(corpus=corpus, dim=16, window=3, negatives=3, min_count=1, sample=0.0, epochs=3,
-              batch_size=64, row_tokens=64, steps_per_call=4, checkpoint_every=2,
-              log_every_secs=0.0, alpha=0.05)
-  base.update(kw)
-  return Config(**base)
+  return tiny_config(corpus, **{"epochs": 3, "checkpoint_every": 2, **kw})
 
 
 def test_loss_falls_and_topics_cluster(planted_path, tmp_path):
@@ -117,33 +114,15 @@ def test_loss_falls_and_topics_cluster(planted_path, tmp_path):
   assert {"step", "words", "words_per_sec", "loss", "lr", "elapsed"} <= set(rows[-1])
   words, vecs = formats.load_word2vec(str(tmp_path / "vectors.bin"))
   assert words == out["words"]
-  unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-  same, other = [], []
-  for i, w in enumerate(words):
-    for j, u in enumerate(words):
-      if i < j and w.startswith("t") and u.startswith("t"):
-        (same if w[:2] == u[:2] else other).append(unit[i] @ unit[j])
-  assert np.mean(same) > np.mean(other) + 0.3
+  assert topic_gap(words, vecs) > 0.3
   for name in ("vocab.txt", "config.json", "checkpoints"):
     assert os.path.exists(tmp_path / name)
 
 
-def test_resume_after_a_crash_continues_and_matches(planted_path, tmp_path, monkeypatch):
+def test_resume_after_a_crash_continues_and_matches(planted_path, tmp_path):
   full = train.run(_cfg(planted_path), str(tmp_path / "full"))
-  saves = []
-  real_save = checkpoint.save
-
-  def crashing_save(*args, **kwargs):
-    real_save(*args, **kwargs)
-    saves.append(args[1])
-    if len(saves) == 2:
-      args[0].wait_until_finished()
-      raise KeyboardInterrupt("simulated crash")
-
-  monkeypatch.setattr(checkpoint, "save", crashing_save)
-  with pytest.raises(KeyboardInterrupt):
+  with crash_after_saves(2) as saves:
     train.run(_cfg(planted_path), str(tmp_path / "crash"))
-  monkeypatch.setattr(checkpoint, "save", real_save)
   resumed = train.run(_cfg(planted_path), str(tmp_path / "crash"))
   assert 0 < saves[-1] < full["steps"]
   assert resumed["steps"] == full["steps"]

@@ -10,9 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, planted_corpus
+from conftest import REPO, planted_corpus, tiny_config
 from w2v_jax import export, formats, heldout, metrics, train
-from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
 from w2v_jax.vocab import SEP
 
@@ -29,11 +28,7 @@ def test_split_starts_the_heldout_slice_at_a_sentence_start():
 
 
 def _cfg(corpus, **kw):
-  base = dict(corpus=corpus, dim=16, window=3, negatives=3, min_count=1, sample=0.0, epochs=2,
-              batch_size=64, row_tokens=64, steps_per_call=4, checkpoint_every=100,
-              log_every_secs=0.0, alpha=0.05)
-  base.update(kw)
-  return Config(**base)
+  return tiny_config(corpus, **{"checkpoint_every": 100, **kw})
 
 
 @pytest.fixture(scope="module")
