@@ -60,7 +60,8 @@ def main(argv: list[str]) -> int:
   model = fasttext.train_unsupervised(
       input=args.input, model="skipgram" if args.model == "sg" else "cbow", lr=args.alpha,
       dim=args.dim, ws=args.window, epoch=args.epochs, minCount=args.min_count, minn=0, maxn=0,
-      neg=args.negatives, wordNgrams=1, loss=args.loss, bucket=0, thread=args.threads, t=args.sample,
+      neg=args.negatives, wordNgrams=1, loss=args.loss, bucket=0, thread=args.threads,
+      t=args.sample,
       verbose=2)
   call_seconds = time.perf_counter() - t0
   print("\nBENCH_TRAINED", flush=True)

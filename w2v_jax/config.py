@@ -53,7 +53,7 @@ class Config:
   id_file: bool = False            # train from WORKDIR/corpus.ids, memory-mapped (idfile.py)
   optimizer: str = "sgd"           # "sgd" (word2vec), "adagrad" or "adam" (see optim.py)
   optimizer_update: str = "lazy"   # adagrad/adam: "lazy" (touched rows) or "dense" (all rows)
-  heldout: float = 0.0             # fraction of the corpus (its last sentences) kept out of training
+  heldout: float = 0.0             # fraction of the corpus (its last sentences) held out
   seed: int = 0
   checkpoint_every: int = 200      # dispatches between checkpoints
   keep_checkpoints: int = 3

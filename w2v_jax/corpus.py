@@ -1,4 +1,4 @@
-"""Reading text corpora: globs of plain or .gz files, streamed in blocks, as word ids in one pass."""
+"""Reading text corpora: globs of plain or .gz files, streamed in blocks, as ids in one pass."""
 
 import codecs
 import collections

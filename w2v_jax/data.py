@@ -20,7 +20,7 @@ class Epoch:
   """One epoch's subsampled tokens, cut into segments (sentences), ready to slice into blocks."""
   tokens: np.ndarray     # int32 (N,) kept word ids
   segments: np.ndarray   # int32 (N,) segment id per token; windows never cross a segment
-  positions: np.ndarray  # int32 (N,) (int64 past 2**31) index of each token in the stream (for the lr)
+  positions: np.ndarray  # int32 (N,) (int64 past 2**31): each token's index in the stream
   stream_len: int
 
 
@@ -55,7 +55,8 @@ def subsample(stream: np.ndarray, keep_prob: np.ndarray, seed: int, epoch: int,
     head = int(starts[0]) if starts.size else kept.size                # tokens continuing the
     idx_K = np.empty(kept.size, np.int64)                              # last chunk's sentence
     idx_K[:head] = index + np.arange(head)
-    idx_K[head:] = np.arange(head, kept.size) - np.repeat(starts, np.diff(np.append(starts, kept.size)))
+    run_K = np.repeat(starts, np.diff(np.append(starts, kept.size)))  # its sentence's start
+    idx_K[head:] = np.arange(head, kept.size) - run_K
     # word2vec.c: a new segment at each sentence start and after every max_sentence kept words.
     seg_K = segment + np.cumsum(idx_K % max_sentence == 0)
     if kept.size:

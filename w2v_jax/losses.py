@@ -68,7 +68,8 @@ def neg_sampling(s_NOJ: jax.Array, live_NJ: jax.Array, skip_beyond: float = 0.0,
   else:
     logp_NOJ = log_sigmoid(s_NOJ * sign_J)
   live_NOJ = jnp.broadcast_to(live_NJ[:, None, :], s_NOJ.shape)
-  if skip_beyond > 0:  # gensim word2vec_inner.pyx: `if f_dot <= -MAX_EXP or f_dot >= MAX_EXP: continue`
+  # gensim word2vec_inner.pyx: `if f_dot <= -MAX_EXP or f_dot >= MAX_EXP: continue`
+  if skip_beyond > 0:
     live_NOJ = live_NOJ & (jnp.abs(jax.lax.stop_gradient(s_NOJ)) < skip_beyond)
   return -jnp.sum(jnp.where(live_NOJ, logp_NOJ, 0.0), axis=-1)
 

@@ -170,6 +170,35 @@ class _StopOnSignal:
       signal.signal(sig, handler)
 
 
+def _load_corpus(cfg: Config, workdir: str):
+  """(vocab, training id stream, held-out id stream, corpus words per epoch of training)."""
+  corpus = _phrase_corpus(cfg, workdir) if cfg.phrases else cfg.corpus
+  if cfg.id_file:  # counted and written once, memory-mapped (w2v_jax/idfile.py)
+    from w2v_jax import idfile  # pylint: disable=import-outside-toplevel
+    vocab, stream = idfile.build(corpus, cfg.min_count, cfg.max_vocab,
+                                 os.path.join(workdir, "corpus.ids"))
+  else:
+    vocab, stream = vocab_lib.build(corpus, cfg.min_count, cfg.max_vocab)
+  # --heldout: the vocabulary counts the whole corpus (as word2vec.c), training skips the slice.
+  stream, held_stream = heldout.split(stream, cfg.heldout)
+  epoch_words = vocab.total_tokens * stream.shape[0] / (stream.shape[0] + held_stream.shape[0])
+  return vocab, stream, held_stream, epoch_words
+
+
+def _restore_or_init(cfg: Config, workdir: str, mngr, vocab, tx):
+  """The latest good checkpoint's (state, data position), or a fresh state at the start."""
+  state, meta = checkpoint.restore_latest(
+      mngr, jax.eval_shape(lambda: init_state(cfg, vocab.size, tx)))
+  if state is None:
+    return init_state(cfg, vocab.size, tx), {"epoch": 0, "call": 0}
+  if meta.get("vocab") != vocab.fingerprint():
+    raise W2VError(f"the checkpoint in {workdir} was trained on a different vocabulary "
+                   "(the corpus or min_count changed); use another --workdir or --overwrite")
+  log.info("resuming from step %d (epoch %d, dispatch %d)", int(state.step), meta["epoch"],
+           meta["call"])
+  return state, meta
+
+
 def write_json(path: str, obj) -> None:
   with textio.atomic_open(path) as f:
     json.dump(obj, f, indent=2, sort_keys=True)
@@ -194,16 +223,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   os.makedirs(workdir, exist_ok=True)
   _check_workdir(cfg, workdir, overwrite)
 
-  corpus = _phrase_corpus(cfg, workdir) if cfg.phrases else cfg.corpus
-  if cfg.id_file:  # counted and written once, memory-mapped (w2v_jax/idfile.py)
-    from w2v_jax import idfile  # pylint: disable=import-outside-toplevel
-    vocab, stream = idfile.build(corpus, cfg.min_count, cfg.max_vocab,
-                                 os.path.join(workdir, "corpus.ids"))
-  else:
-    vocab, stream = vocab_lib.build(corpus, cfg.min_count, cfg.max_vocab)
-  # --heldout: the vocabulary counts the whole corpus (as word2vec.c), training skips the slice.
-  stream, held_stream = heldout.split(stream, cfg.heldout)
-  epoch_words = vocab.total_tokens * stream.shape[0] / (stream.shape[0] + held_stream.shape[0])
+  vocab, stream, held_stream, epoch_words = _load_corpus(cfg, workdir)
   vocab_seconds = clock()
   log.info("vocabulary: %d words (min_count %d) from %d tokens in %.1fs",
            vocab.size, cfg.min_count, vocab.total_tokens, vocab_seconds)
@@ -214,16 +234,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
           if "hs" in cfg.loss.split("+") else ())
   tx = make_optimizer(cfg)
   mngr = checkpoint.make_manager(workdir, cfg.keep_checkpoints)
-  state, meta = checkpoint.restore_latest(
-      mngr, jax.eval_shape(lambda: init_state(cfg, vocab.size, tx)))
-  if state is None:
-    state, meta = init_state(cfg, vocab.size, tx), {"epoch": 0, "call": 0}
-  elif meta.get("vocab") != vocab.fingerprint():
-    raise W2VError(f"the checkpoint in {workdir} was trained on a different vocabulary "
-                   "(the corpus or min_count changed); use another --workdir or --overwrite")
-  else:
-    log.info("resuming from step %d (epoch %d, dispatch %d)", int(state.step), meta["epoch"],
-             meta["call"])
+  state, meta = _restore_or_init(cfg, workdir, mngr, vocab, tx)
   if cfg.devices != 1:  # onto the device mesh; checkpoints and exports stay unpadded
     from w2v_jax import parallel  # pylint: disable=import-outside-toplevel
     state = parallel.place_state(cfg, state, parallel.make_mesh(cfg.devices))
@@ -321,7 +332,8 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   if cfg.devices != 1:  # every process takes part in the gather
     state = parallel.host_state(state, vocab.size)
 
-  emb_in, emb_out = (np.asarray(a) for a in jax.device_get((state.params["emb_in"], state.params["emb_out"])))
+  emb_in, emb_out = (np.asarray(a) for a in jax.device_get(
+      (state.params["emb_in"], state.params["emb_out"])))
   if not np.all(np.isfinite(emb_in)):
     raise W2VError("training diverged: the vectors contain NaN/Inf (is --alpha too large?)")
   if not writes:
