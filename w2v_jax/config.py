@@ -31,7 +31,7 @@ class Config:
   max_vocab: int = 0               # keep only the most frequent N words; 0 = no cap
   phrases: int = 0                 # word2phrase passes before training (0 = off)
   phrase_threshold: float = 100.0  # last pass's threshold; earlier passes double it (200, 100)
-  epochs: int = 1
+  epochs: int = 5                  # word2vec.c -iter 5, gensim epochs=5
   alpha: float | None = None       # None = the word2vec.c default for `model`
   min_alpha_ratio: float = 1e-4    # word2vec.c floors alpha at starting_alpha * 1e-4
   ns_exponent: float = 0.75        # noise distribution count^0.75 (word2vec.c InitUnigramTable)
