@@ -73,6 +73,18 @@ class Config:
     return self.batch_size // t, t
 
   @property
+  def batch_options(self) -> dict:
+    """model.make_batch's keyword arguments (shared by training, data parallel and held-out)."""
+    return {"window": self.window, "negatives": self.negatives,
+            "shrink_window": self.shrink_window, "loss": self.loss}
+
+  @property
+  def loss_options(self) -> dict:
+    """model.rows_loss's keyword arguments (shared by training, data parallel and held-out)."""
+    return {"model": self.model, "cbow_mean_grad": self.cbow_mean_grad,
+            "skip_beyond": self.skip_beyond, "cbow_mean": self.cbow_mean, "sigmoid": self.sigmoid}
+
+  @property
   def lr(self) -> float:
     """The starting learning rate actually used."""
     if self.model == "glove":

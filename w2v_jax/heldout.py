@@ -40,17 +40,14 @@ def split(stream: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
 def _loss_call(params, ids_SBL, seg_SBL, noise, key, tree, *, cfg):
   """(summed loss, examples) of S micro-steps of held-out blocks, without any update.
 
-  The batch and the loss are built with the same arguments as train.make_train_call's.
+  The batch and the loss take the training step's arguments (cfg.batch_options, loss_options).
   """
 
   def micro_step(acc, xs):
     ids_BL, seg_BL, i = xs
-    batch = model.make_batch(ids_BL, seg_BL, jax.random.fold_in(key, i), noise,
-                             window=cfg.window, negatives=cfg.negatives,
-                             shrink_window=cfg.shrink_window, loss=cfg.loss, tree=tree)
-    loss, n = model.rows_loss(model.gather_rows(params, batch), batch, model=cfg.model,
-                              cbow_mean_grad=cfg.cbow_mean_grad, skip_beyond=cfg.skip_beyond,
-                              cbow_mean=cfg.cbow_mean, sigmoid=cfg.sigmoid)
+    batch = model.make_batch(ids_BL, seg_BL, jax.random.fold_in(key, i), noise, tree=tree,
+                             **cfg.batch_options)
+    loss, n = model.rows_loss(model.gather_rows(params, batch), batch, **cfg.loss_options)
     return (acc[0] + loss, acc[1] + n), None
 
   steps = jnp.arange(ids_SBL.shape[0], dtype=jnp.int32)

@@ -116,21 +116,21 @@ def damp_duplicates(updates: dict, batch: dict, vocab_size: int, cap: float) -> 
   words (nearly all evaluation words) are untouched. cap <= 0 disables it (plain sum), except
   for hierarchical softmax's inner nodes (emb_hs), always capped (HS_NODE_CAP by default).
   """
-  out, touched = dict(updates), []
-  if cap > 0:
-    touched.append(("emb_in", batch["ids"], 1.0, cap))
-    if "out" in batch:
-      touched.append(("emb_out", batch["out"], 1.0, cap))
-  if "points" in batch:
-    # Hierarchical softmax's top nodes are on (nearly) every centre's path: the root's summed
-    # step over a 256-centre batch diverges (measured on the bundled sample), so inner nodes
-    # are always capped, at `cap` or else HS_NODE_CAP centres' worth of updates. So are input
-    # rows repeated that often in one step (bursts such as a repeated template on part00:
-    # without the cap their rows blew up to norm ~2,000 and analogy accuracy fell to 0.02).
-    touched.append(("emb_hs", batch["points"], batch["path"].astype(jnp.float32),
-                    cap if cap > 0 else HS_NODE_CAP))
-    if cap <= 0:
-      touched.append(("emb_in", batch["ids"], 1.0, HS_NODE_CAP))
+  # Hierarchical softmax's top nodes are on (nearly) every centre's path: the root's summed
+  # step over a 256-centre batch diverges (measured on the bundled sample), so under hs inner
+  # nodes are always capped, at `cap` or else HS_NODE_CAP centres' worth of updates. So are
+  # input rows repeated that often in one step (bursts such as a repeated template on part00:
+  # without the cap their rows blew up to norm ~2,000 and analogy accuracy fell to 0.02).
+  hs = "points" in batch
+  hs_cap = cap if cap > 0 else HS_NODE_CAP
+  touched = []
+  if cap > 0 or hs:
+    touched.append(("emb_in", batch["ids"], 1.0, hs_cap if hs else cap))
+  if cap > 0 and "out" in batch:
+    touched.append(("emb_out", batch["out"], 1.0, cap))
+  if hs:
+    touched.append(("emb_hs", batch["points"], batch["path"].astype(jnp.float32), hs_cap))
+  out = dict(updates)
   for name, ids, weight, row_cap in touched:
     n_V = jnp.zeros((vocab_size,), jnp.float32).at[ids].add(weight)
     scale = row_cap / jnp.maximum(n_V[ids], row_cap)

@@ -123,7 +123,7 @@ def apply(tx, cfg, params: dict, opt_state, row_grads: dict, batch: dict, lr):
     updates = model.damp_duplicates(updates, batch, vocab_size, cfg.dup_cap)
     return model.scatter_rows(params, batch, updates), opt_state
   # Adaptive optimizers: dup_cap scales the row gradients (for SGD that is the same thing).
-  grads = {**row_grads, **model.damp_duplicates(row_grads, batch, vocab_size, cfg.dup_cap)}
+  grads = model.damp_duplicates(row_grads, batch, vocab_size, cfg.dup_cap)
   if cfg.optimizer_update == "dense":
     dense = model.scatter_rows(jax.tree.map(jnp.zeros_like, params), batch, grads)
     updates, opt_state = tx.update(dense, opt_state, params)

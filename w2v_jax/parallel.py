@@ -190,18 +190,14 @@ def make_train_call(cfg: Config, tx, mesh: Mesh):
     seg_BL = jax.lax.all_gather(seg_bL, AXIS, tiled=True)
     # The whole micro-step's windows and negatives, drawn as on one device; keep our rows.
     batch_all = model.make_batch(ids_BL, seg_BL, train.step_key(state.rng, state.step), noise,
-                                 window=cfg.window, negatives=cfg.negatives,
-                                 shrink_window=cfg.shrink_window, loss=cfg.loss, tree=tree)
+                                 tree=tree, **cfg.batch_options)
     first = jax.lax.axis_index(AXIS) * b
     batch = jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(x, first, b), batch_all)
     if cfg.shard_tables:
       rows_ = _sharded_gather(state.params, batch_all)
     else:
       rows_ = model.gather_rows(state.params, batch)
-    (loss_sum, examples), grads = loss(rows_, batch, model=cfg.model,
-                                       cbow_mean_grad=cfg.cbow_mean_grad,
-                                       skip_beyond=cfg.skip_beyond, cbow_mean=cfg.cbow_mean,
-                                       sigmoid=cfg.sigmoid)
+    (loss_sum, examples), grads = loss(rows_, batch, **cfg.loss_options)
     lr = train.word2vec_lr(cfg.lr, progress, cfg.min_alpha_ratio)
     # Only the touched rows travel: N x (B/N rows' gradients), never a V x D gradient. Every
     # device then takes the one-device optimizer step on the whole micro-step.

@@ -81,15 +81,10 @@ def make_train_call(cfg: Config, tx: optax.GradientTransformation):
   def micro_step(carry, xs):
     state, noise, tree = carry
     ids_BL, seg_BL, progress = xs
-    batch = model.make_batch(ids_BL, seg_BL, step_key(state.rng, state.step), noise,
-                             window=cfg.window,
-                             negatives=cfg.negatives, shrink_window=cfg.shrink_window,
-                             loss=cfg.loss, tree=tree)
+    batch = model.make_batch(ids_BL, seg_BL, step_key(state.rng, state.step), noise, tree=tree,
+                             **cfg.batch_options)
     rows = model.gather_rows(state.params, batch)
-    (loss_sum, examples), grads = loss(rows, batch, model=cfg.model,
-                                       cbow_mean_grad=cfg.cbow_mean_grad,
-                                       skip_beyond=cfg.skip_beyond, cbow_mean=cfg.cbow_mean,
-                                       sigmoid=cfg.sigmoid)
+    (loss_sum, examples), grads = loss(rows, batch, **cfg.loss_options)
     lr = word2vec_lr(cfg.lr, progress, cfg.min_alpha_ratio)
     params, opt_state = optim.apply(tx, cfg, state.params, state.opt_state, grads, batch, lr)
     new = TrainState(params, opt_state, state.step + 1, state.rng)
