@@ -76,20 +76,31 @@ def read_blocks(paths: list[str]) -> Iterator[tuple[list[str], bool]]:
       yield text.split(), True
 
 
-def encode(paths: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
-  """One pass over the corpus: (ids in order of first appearance, words, counts).
-
-  Id 0 is the sentence-end marker. Memory is 4 bytes per token plus the distinct words.
-  """
+def new_ids() -> dict:
+  """Word -> id in order of first appearance, with id 0 the sentence-end marker."""
   ids_of = collections.defaultdict(itertools.count().__next__)
   ids_of[SENTENCE_END]  # id 0
-  pieces: list[np.ndarray] = []
+  return ids_of
+
+
+def id_pieces(paths: list[str], ids_of: dict) -> Iterator[np.ndarray]:
+  """One pass over the corpus as int32 pieces of first-appearance ids (growing `ids_of`);
+  a piece that ends a sentence ends with id 0."""
   lookup = ids_of.__getitem__
   for words, ends in read_blocks(paths):
     piece = list(map(lookup, words))
     if ends:
       piece.append(0)
-    pieces.append(np.asarray(piece, dtype=np.int32))
+    yield np.asarray(piece, dtype=np.int32)
+
+
+def encode(paths: list[str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+  """One pass over the corpus: (ids in order of first appearance, words, counts).
+
+  Id 0 is the sentence-end marker. Memory is 4 bytes per token plus the distinct words.
+  """
+  ids_of = new_ids()
+  pieces = list(id_pieces(paths, ids_of))
   ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
   counts = np.bincount(ids, minlength=len(ids_of)).astype(np.int64)
   return ids, list(ids_of), counts

@@ -8,8 +8,6 @@ the text) maps them to vocabulary ids, dropping out-of-vocabulary words and keep
 sentence ends, into WORKDIR/corpus.ids (int32, 4 bytes per kept token).
 """
 
-import collections
-import itertools
 import json
 import os
 
@@ -33,9 +31,7 @@ def _key(paths: list[str], min_count: int, max_vocab: int) -> dict:
 def _count_and_write(paths: list[str], raw_path: str) -> tuple[list[str], np.ndarray]:
   """One pass over the text: first-appearance ids (0 = sentence end) appended to raw_path in
   chunks, as corpus.encode computes them; returns (words, counts)."""
-  ids_of = collections.defaultdict(itertools.count().__next__)
-  ids_of[corpus_lib.SENTENCE_END]  # id 0
-  lookup = ids_of.__getitem__
+  ids_of = corpus_lib.new_ids()
   counts = np.zeros(0, np.int64)
   pieces, pending = [], 0
   with open(raw_path, "wb") as f:
@@ -50,12 +46,9 @@ def _count_and_write(paths: list[str], raw_path: str) -> tuple[list[str], np.nda
         f.write(ids.tobytes())
       pieces, pending = [], 0
 
-    for words, ends in corpus_lib.read_blocks(paths):
-      piece = list(map(lookup, words))
-      if ends:
-        piece.append(0)
-      pieces.append(np.asarray(piece, np.int32))
-      pending += len(piece)
+    for piece in corpus_lib.id_pieces(paths, ids_of):
+      pieces.append(piece)
+      pending += piece.size
       if pending >= CHUNK:
         flush()
     flush()
