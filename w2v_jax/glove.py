@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v_jax import checkpoint, cooccur, formats, metrics
+from w2v_jax import checkpoint, cooccur, metrics
+from w2v_jax import export as export_lib
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config
 from w2v_jax.errors import Interrupted, W2VError
@@ -154,16 +155,9 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
                    "larger corpus or a lower --min_count")
 
   mngr = checkpoint.make_manager(workdir, cfg.keep_checkpoints)
-  state, meta = checkpoint.restore_latest(
-      mngr, jax.eval_shape(lambda: init_state(vocab.size, cfg.dim, cfg.seed)))
-  if state is None:
-    state, meta = init_state(vocab.size, cfg.dim, cfg.seed), {"epoch": 0, "call": 0}
-  elif meta.get("vocab") != vocab.fingerprint():
-    raise W2VError(f"the checkpoint in {workdir} was trained on a different vocabulary "
-                   "(the corpus or min_count changed); use another --workdir or --overwrite")
-  else:
-    state = GloveState(**state) if isinstance(state, dict) else GloveState(*state)
-    log.info("resuming GloVe at epoch %d, dispatch %d", meta["epoch"], meta["call"])
+  state, meta = train._restore_or_init(  # pylint: disable=protected-access
+      workdir, mngr, vocab, lambda: init_state(vocab.size, cfg.dim, cfg.seed))
+  state = GloveState(**state) if isinstance(state, dict) else GloveState(*state)
   vocab_lib.save(vocab, os.path.join(workdir, "vocab.txt"))
   train.write_json(os.path.join(workdir, "config.json"), json.loads(cfg.to_json()))
 
@@ -237,13 +231,9 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   emb_VD = word_VD + context_VD  # glove.c's default output, -model 2: word + context, no bias
   if not np.all(np.isfinite(emb_VD)):
     raise W2VError("GloVe diverged: the vectors contain NaN/Inf (is --glove_eta too large?)")
-  formats.save_word2vec(os.path.join(workdir, "vectors.bin"), vocab.words, emb_VD, binary=True)
-  if save_text:
-    formats.save_word2vec(os.path.join(workdir, "vectors.txt"), vocab.words, emb_VD,
-                          binary=False)
-  if export_out:
-    formats.save_word2vec(os.path.join(workdir, "vectors_out.bin"), vocab.words, context_VD,
-                          binary=True)
+  # vectors.bin (and vectors.txt) hold the sum; --export_out's vectors_out.bin the context.
+  export_lib.write(workdir, vocab.words, emb_VD, context_VD, ("out",) if export_out else (),
+                   save_text)
   return {"vocab_size": vocab.size, "tokens": vocab.total_tokens, "vocab_seconds": vocab_seconds,
           "compile_seconds": compile_seconds or 0.0, "train_seconds": train_seconds,
           "steps": step_host, "elapsed": clock(), "words": vocab.words, "emb_in": emb_VD,

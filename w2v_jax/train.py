@@ -180,17 +180,17 @@ def _load_corpus(cfg: Config, workdir: str):
   return vocab, stream, held_stream, epoch_words
 
 
-def _restore_or_init(cfg: Config, workdir: str, mngr, vocab, tx):
-  """The latest good checkpoint's (state, data position), or a fresh state at the start."""
-  state, meta = checkpoint.restore_latest(
-      mngr, jax.eval_shape(lambda: init_state(cfg, vocab.size, tx)))
+def _restore_or_init(workdir: str, mngr, vocab, init):
+  """The latest good checkpoint's (state, data position), or `init()` at the start."""
+  state, meta = checkpoint.restore_latest(mngr, jax.eval_shape(init))
   if state is None:
-    return init_state(cfg, vocab.size, tx), {"epoch": 0, "call": 0}
+    return init(), {"epoch": 0, "call": 0}
   if meta.get("vocab") != vocab.fingerprint():
     raise W2VError(f"the checkpoint in {workdir} was trained on a different vocabulary "
                    "(the corpus or min_count changed); use another --workdir or --overwrite")
-  log.info("resuming from step %d (epoch %d, dispatch %d)", int(state.step), meta["epoch"],
-           meta["call"])
+  step = getattr(state, "step", None)  # TrainState has one; GloVe's state does not
+  log.info("resuming from %s(epoch %d, dispatch %d)", "" if step is None else f"step {int(step)} ",
+           meta["epoch"], meta["call"])
   return state, meta
 
 
@@ -229,7 +229,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
           if "hs" in cfg.loss.split("+") else ())
   tx = make_optimizer(cfg)
   mngr = checkpoint.make_manager(workdir, cfg.keep_checkpoints)
-  state, meta = _restore_or_init(cfg, workdir, mngr, vocab, tx)
+  state, meta = _restore_or_init(workdir, mngr, vocab, lambda: init_state(cfg, vocab.size, tx))
   if cfg.devices != 1:  # onto the device mesh; checkpoints and exports stay unpadded
     from w2v_jax import parallel  # pylint: disable=import-outside-toplevel
     state = parallel.place_state(cfg, state, parallel.make_mesh(cfg.devices))
