@@ -114,18 +114,23 @@ def row_ids(params: dict, batch: dict) -> dict:
   return {k: v[..., 0] for k, v in model.gather_rows(index, batch).items()}
 
 
-def apply(tx, cfg, params: dict, opt_state, row_grads: dict, batch: dict, lr):
-  """One optimizer step from the gradient w.r.t. the gathered rows: (params, opt_state)."""
+def apply(tx, cfg, params: dict, opt_state, row_grads: dict, batch: dict, lr, *,
+          scatter=model.scatter_rows, vocab_size: int | None = None):
+  """One optimizer step from the gradient w.r.t. the gathered rows: (params, opt_state).
+
+  `scatter(params, batch, row_updates)` adds row-shaped values into the tables (row-sharded
+  tables pass their owner-only version, with the whole vocabulary's `vocab_size`).
+  """
   opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
-  vocab_size = params["emb_in"].shape[0]
+  vocab_size = vocab_size or params["emb_in"].shape[0]
   if cfg.optimizer == "sgd":  # the word2vec update, unchanged: scaled row gradients, summed
     updates, opt_state = tx.update(row_grads, opt_state)
     updates = model.damp_duplicates(updates, batch, vocab_size, cfg.dup_cap)
-    return model.scatter_rows(params, batch, updates), opt_state
+    return scatter(params, batch, updates), opt_state
   # Adaptive optimizers: dup_cap scales the row gradients (for SGD that is the same thing).
   grads = model.damp_duplicates(row_grads, batch, vocab_size, cfg.dup_cap)
   if cfg.optimizer_update == "dense":
-    dense = model.scatter_rows(jax.tree.map(jnp.zeros_like, params), batch, grads)
+    dense = scatter(jax.tree.map(jnp.zeros_like, params), batch, grads)
     updates, opt_state = tx.update(dense, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
   updates, opt_state = tx.update(grads, opt_state, params, row_ids=row_ids(params, batch))

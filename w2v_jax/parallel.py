@@ -22,7 +22,6 @@ table memory is then 1/N (docs/scaling.md).
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -151,22 +150,6 @@ def _sharded_scatter(params: dict, batch_all: dict, updates_all: dict) -> dict:
   return out
 
 
-def _sharded_apply(tx, cfg: Config, params: dict, opt_state, grads_all: dict, batch_all: dict,
-                   lr, n: int):
-  """optim.apply for row-sharded tables: SGD adds the updates each device owns; a dense
-  adaptive optimizer (elementwise) runs on each device's own rows and state."""
-  opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
-  grads_all = model.damp_duplicates(grads_all, batch_all, params["emb_in"].shape[0] * n,
-                                    cfg.dup_cap)  # for SGD, scaling gradients = scaling updates
-  if cfg.optimizer == "sgd":
-    updates_all, opt_state = tx.update(grads_all, opt_state)
-    return _sharded_scatter(params, batch_all, updates_all), opt_state
-  zeros = jax.tree.map(jnp.zeros_like, params)  # a dense gradient of this device's rows
-  dense = _sharded_scatter(zeros, batch_all, grads_all)
-  updates, opt_state = tx.update(dense, opt_state, params)
-  return optax.apply_updates(params, updates), opt_state
-
-
 def _combine(grads: dict, params: dict) -> dict:
   """The whole micro-step's gradients on every device: gathered rows (b, ..., D) are
   all_gathered (N x b rows); whole-table gradients (the full softmax's emb_out, pos_OD) are
@@ -202,12 +185,12 @@ def make_train_call(cfg: Config, tx, mesh: Mesh):
     # Only the touched rows travel: N x (B/N rows' gradients), never a V x D gradient. Every
     # device then takes the one-device optimizer step on the whole micro-step.
     grads_all = _combine(grads, state.params)
-    if cfg.shard_tables:
-      params, opt_state = _sharded_apply(tx, cfg, state.params, state.opt_state, grads_all,
-                                         batch_all, lr, n)
-    else:
-      params, opt_state = optim.apply(tx, cfg, state.params, state.opt_state, grads_all,
-                                      batch_all, lr)
+    # Sharded tables: SGD adds the updates each device owns; a dense adaptive optimizer
+    # (elementwise) runs on each device's own rows and state (check() refuses lazy ones).
+    sharded = {"scatter": _sharded_scatter,
+               "vocab_size": state.params["emb_in"].shape[0] * n} if cfg.shard_tables else {}
+    params, opt_state = optim.apply(tx, cfg, state.params, state.opt_state, grads_all,
+                                    batch_all, lr, **sharded)
     new = train.TrainState(params, opt_state, state.step + 1, state.rng)
     stats = (jax.lax.psum(loss_sum, AXIS), jax.lax.psum(examples, AXIS), lr)
     return (new, noise, tree), stats
