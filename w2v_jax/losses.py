@@ -62,11 +62,8 @@ def neg_sampling(s_NOJ: jax.Array, live_NJ: jax.Array, skip_beyond: float = 0.0,
   live_NJ masks the negatives equal to their target: word2vec.c TrainModelThread skips such a
   draw (`if (target == word) continue;`) rather than redrawing it.
   """
-  sign_J = jnp.concatenate([jnp.ones((1,)), -jnp.ones((s_NOJ.shape[-1] - 1,))])
-  if sigmoid == "c_table":
-    logp_NOJ = -c_table_nll(s_NOJ, (sign_J + 1) / 2)
-  else:
-    logp_NOJ = log_sigmoid(s_NOJ * sign_J)
+  label_J = jnp.concatenate([jnp.ones((1,)), jnp.zeros((s_NOJ.shape[-1] - 1,))])
+  logp_NOJ = -label_nll(s_NOJ, label_J, sigmoid)
   live_NOJ = jnp.broadcast_to(live_NJ[:, None, :], s_NOJ.shape)
   # gensim word2vec_inner.pyx: `if f_dot <= -MAX_EXP or f_dot >= MAX_EXP: continue`
   if skip_beyond > 0:
@@ -109,6 +106,14 @@ def _c_table_nll_jvp(primals, tangents):
   return c_table_nll(f, label), (c_table_sigmoid(f) - label) * df
 
 
+def label_nll(s: jax.Array, label: jax.Array, sigmoid: str = "exact") -> jax.Array:
+  """-log σ(s) where label is 1, -log σ(-s) where 0 (labels broadcast against s); with
+  sigmoid="c_table" the same value with word2vec.c's table gradient (c_table_nll)."""
+  if sigmoid == "c_table":
+    return c_table_nll(s, jnp.broadcast_to(label, s.shape))
+  return -log_sigmoid((2 * label - 1) * s)
+
+
 def hierarchical_softmax(s_NOP: jax.Array, codes_NP: jax.Array, mask_NP: jax.Array,
                          sigmoid: str = "exact") -> jax.Array:
   """-Σ_i log σ((1 - 2 code_i) s_i) along each centre's Huffman path, per input row: (N, O).
@@ -121,9 +126,7 @@ def hierarchical_softmax(s_NOP: jax.Array, codes_NP: jax.Array, mask_NP: jax.Arr
   if sigmoid == "c_table":
     s_NOP = jnp.where(jnp.abs(jax.lax.stop_gradient(s_NOP)) >= MAX_EXP,
                       jax.lax.stop_gradient(s_NOP), s_NOP)
-    nll_NOP = c_table_nll(s_NOP, jnp.broadcast_to(label_N1P, s_NOP.shape))
-  else:
-    nll_NOP = -log_sigmoid((2 * label_N1P - 1) * s_NOP)
+  nll_NOP = label_nll(s_NOP, jnp.broadcast_to(label_N1P, s_NOP.shape), sigmoid)
   return jnp.sum(jnp.where(mask_NP[:, None, :], nll_NOP, 0.0), axis=-1)
 
 
