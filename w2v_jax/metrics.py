@@ -16,6 +16,17 @@ def _clock(seconds: float) -> str:
   return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def _json_lines(path: str):
+  """(line, value) for each line of `path` that parses as JSON; torn rows (e.g. written by an
+  older version that appended in place) are skipped."""
+  with open(path, encoding="utf-8", errors="replace") as f:
+    for line in f:
+      try:
+        yield line, json.loads(line)
+      except ValueError:
+        continue
+
+
 class MetricsWriter:
   """Keeps WORKDIR/metrics.jsonl, one JSON object per row, rewritten atomically on each row.
 
@@ -33,13 +44,8 @@ class MetricsWriter:
       import tensorboardX  # pylint: disable=import-outside-toplevel
       self._tb = tensorboardX.SummaryWriter(os.path.join(workdir, "tensorboard"))
     if os.path.exists(self.path):
-      with open(self.path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-          try:
-            json.loads(line)
-          except ValueError:
-            continue  # e.g. a torn row written by an older version
-          self._lines.append(line if line.endswith("\n") else line + "\n")
+      self._lines = [line if line.endswith("\n") else line + "\n"
+                     for line, _ in _json_lines(self.path)]
 
   def write(self, row: dict) -> None:
     self._lines.append(json.dumps(row, sort_keys=True) + "\n")
@@ -61,15 +67,7 @@ def read_rows(workdir: str) -> list[dict]:
   path = os.path.join(workdir, "metrics.jsonl")
   if not os.path.isfile(path):
     raise W2VError(f"{path} does not exist: is --workdir a training run's directory?")
-  rows = []
-  with open(path, encoding="utf-8", errors="replace") as f:
-    for line in f:
-      try:
-        row = json.loads(line)
-      except ValueError:
-        continue
-      if isinstance(row, dict):
-        rows.append(row)
+  rows = [row for _, row in _json_lines(path) if isinstance(row, dict)]
   if not rows:
     raise W2VError(f"{path} holds no metrics rows yet (the run logs its first row after "
                    "its first dispatch)")
