@@ -36,10 +36,15 @@ flags.DEFINE_integer("epochs", _D.epochs, "Passes over the corpus (--model=glove
                      "the co-occurrences, default 15).")
 flags.DEFINE_float("alpha", None, "Starting learning rate (default 0.025 for sg, 0.05 for cbow).")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Centre words per synchronous SGD step.")
-flags.DEFINE_integer("steps_per_call", _D.steps_per_call, "SGD steps per jitted dispatch.")
+flags.DEFINE_integer("steps_per_call", _D.steps_per_call, "SGD steps per jitted dispatch "
+                     "(128 by default with --sync=dispatch).")
 flags.DEFINE_integer("row_tokens", _D.row_tokens, "Centre words per row of a step; --devices "
                      "split a step's rows, so batch_size / row_tokens must divide by them.")
 flags.DEFINE_integer("devices", _D.devices, "Data-parallel devices (0 = all); docs/scaling.md.")
+flags.DEFINE_enum("sync", _D.sync, ["step", "dispatch"], "With --devices: step = one "
+                  "synchronous step over all devices (same vectors as one device); dispatch = "
+                  "each device a replica on its own data, changes summed once per dispatch "
+                  "(local SGD, like word2vec.c's threads; the fast choice on a CPU).")
 flags.DEFINE_bool("shard_tables", _D.shard_tables, "Split the embedding tables by rows over the "
                   "devices (per-device table memory 1/N).")
 flags.DEFINE_bool("id_file", _D.id_file, "Count the corpus in one pass into a binary id file "
@@ -94,10 +99,11 @@ flags.DEFINE_bool("eval", True, "Evaluate on the bundled analogy and WordSim-353
 flags.DEFINE_list("show_neighbors", ["king", "france", "computer"], "Words to print neighbours of.")
 
 FLAGS = flags.FLAGS
+DISPATCH_STEPS = 128  # --steps_per_call's default under --sync=dispatch
 _FIELDS = ("corpus", "model", "dim", "window", "negatives", "sample", "min_count", "max_vocab",
            "phrases", "phrase_threshold",
            "epochs", "alpha", "batch_size", "steps_per_call", "ns_exponent", "shrink_window",
-           "row_tokens", "devices", "shard_tables", "id_file",
+           "row_tokens", "devices", "sync", "shard_tables", "id_file",
            "cbow_mean_grad", "loss", "cbow_mean", "sigmoid", "cbow_position_weights",
            "dup_cap", "skip_beyond", "init_range", "seed", "checkpoint_every",
            "optimizer", "optimizer_update", "heldout",
@@ -108,12 +114,17 @@ def main(argv):
   if len(argv) > 1:
     raise common.W2VError(f"unexpected arguments: {' '.join(argv[1:])}")
   values = {k: getattr(FLAGS, k) for k in _FIELDS}
+  if values["sync"] == "dispatch" and not FLAGS["steps_per_call"].present:
+    # Replicas merge once per dispatch: a dense V x D exchange, worth it only over longer
+    # dispatches (docs/performance.md: 128 steps measured best for speed at equal quality).
+    values["steps_per_call"] = DISPATCH_STEPS
   if values["model"] == "glove" and not FLAGS["epochs"].present:
     values["epochs"] = config.GLOVE_EPOCHS
   cfg = Config(**values).validate()
   if FLAGS.num_processes > 1 and cfg.devices == 1:
     raise common.W2VError("--num_processes > 1 needs --devices=0 (the devices of all processes)")
   from w2v_jax import multihost, train  # imports jax: only once the flags are known to be sane
+  multihost.use_cpu_devices(cfg.devices)
   multihost.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
   print(f"training {cfg.model} (dim {cfg.dim}) on {cfg.corpus} into {FLAGS.workdir}", flush=True)
   out = train.run(cfg, FLAGS.workdir, overwrite=FLAGS.overwrite, save_text=FLAGS.save_text,

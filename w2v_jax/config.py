@@ -49,6 +49,7 @@ class Config:
   dup_cap: float = 0.0             # see model.damp_duplicates; 0 = plain summed updates
   steps_per_call: int = 64         # micro-steps per jitted dispatch (lax.scan)
   devices: int = 1                 # data-parallel devices (0 = all); see w2v_jax/parallel.py
+  sync: str = "step"               # devices: "step" (one synchronous step) or "dispatch"
   shard_tables: bool = False       # split the tables by rows over the devices (1/N memory each)
   id_file: bool = False            # train from WORKDIR/corpus.ids, memory-mapped (idfile.py)
   optimizer: str = "sgd"           # "sgd" (word2vec), "adagrad" or "adam" (see optim.py)
@@ -129,6 +130,9 @@ class Config:
          f"({self.row_tokens}) or smaller than it"),
         (self.steps_per_call > 0, f"--steps_per_call must be > 0, got {self.steps_per_call}"),
         (self.devices >= 0, f"--devices must be >= 0 (0 = all), got {self.devices}"),
+        (self.sync in ("step", "dispatch"), f"--sync must be step|dispatch, got {self.sync!r}"),
+        (self.sync != "dispatch" or (self.optimizer == "sgd" and not self.shard_tables),
+         "--sync=dispatch supports --optimizer=sgd with replicated tables (no --shard_tables)"),
         (self.devices == 1 or self.model != "glove", "--model=glove runs on one device: "
                                                      "drop --devices"),
         (self.optimizer in ("sgd", "adagrad", "adam"),

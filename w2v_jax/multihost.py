@@ -7,6 +7,8 @@ Only process 0 writes vocab.txt, config.json, metrics.jsonl and the vectors; orb
 checkpoints with every process taking part (its barriers need all of them).
 """
 
+import os
+
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
@@ -33,6 +35,14 @@ def initialize(coordinator: str, num_processes: int, process_id: int) -> None:
   except Exception as e:  # jax raises RuntimeError / XlaRuntimeError with long texts
     raise W2VError(f"could not join the {num_processes}-process run at {coordinator}: "
                    f"{type(e).__name__}: {str(e)[:200]}") from e
+
+
+def use_cpu_devices(n: int) -> None:
+  """Makes the CPU backend show `n` devices (before jax starts), so --devices=N runs on a CPU
+  host: each device is a stream of work XLA:CPU can run beside the others. No-op for n <= 1 or
+  when XLA_FLAGS already forces a host device count."""
+  if n > 1 and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    jax.config.update("jax_num_cpu_devices", n)
 
 
 def is_writer() -> bool:

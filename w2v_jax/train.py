@@ -5,6 +5,7 @@ rebuilt and checked against the checkpoint's fingerprint, then the latest checkp
 the state (params, optimizer, step, rng) and the data position (epoch, dispatch).
 """
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -63,19 +64,9 @@ def init_state(cfg: Config, vocab_size: int, tx: optax.GradientTransformation) -
                     jax.random.key_data(k_train))
 
 
-def make_train_call(cfg: Config, tx: optax.GradientTransformation):
-  """A jitted (state, ids_SBL, seg_SBL, progress_S, noise, tree=None) -> (state, stats).
-
-  S micro-steps; `tree` is huffman.build's tables (as jnp arrays) for --loss=hs|ns+hs.
-
-  Each micro-step is one synchronous SGD step on B*T centres: gather the touched rows, take
-  the gradient of the summed loss w.r.t. those rows, let optax turn it into updates, and
-  scatter-add them back. For SGD this equals optax on the dense gradient (tested).
-  cfg.devices != 1: the data-parallel version over a device mesh (w2v_jax/parallel.py).
-  """
-  if cfg.devices != 1:
-    from w2v_jax import parallel  # pylint: disable=import-outside-toplevel
-    return parallel.make_train_call(cfg, tx, parallel.make_mesh(cfg.devices))
+def make_micro_step(cfg: Config, tx: optax.GradientTransformation):
+  """One device's lax.scan body: ((state, noise, tree), (ids_BL, seg_BL, progress)) ->
+  ((state, noise, tree), (loss_sum, examples, lr)), one synchronous SGD step on its rows."""
   loss = jax.value_and_grad(model.rows_loss, has_aux=True)
 
   def micro_step(carry, xs):
@@ -89,6 +80,24 @@ def make_train_call(cfg: Config, tx: optax.GradientTransformation):
     params, opt_state = optim.apply(tx, cfg, state.params, state.opt_state, grads, batch, lr)
     new = TrainState(params, opt_state, state.step + 1, state.rng)
     return (new, noise, tree), (loss_sum, examples, lr)
+
+  return micro_step
+
+
+def make_train_call(cfg: Config, tx: optax.GradientTransformation):
+  """A jitted (state, ids_SBL, seg_SBL, progress_S, noise, tree=None) -> (state, stats).
+
+  S micro-steps; `tree` is huffman.build's tables (as jnp arrays) for --loss=hs|ns+hs.
+
+  Each micro-step is one synchronous SGD step on B*T centres: gather the touched rows, take
+  the gradient of the summed loss w.r.t. those rows, let optax turn it into updates, and
+  scatter-add them back. For SGD this equals optax on the dense gradient (tested).
+  cfg.devices != 1: the data-parallel version over a device mesh (w2v_jax/parallel.py).
+  """
+  if cfg.devices != 1:
+    from w2v_jax import parallel  # pylint: disable=import-outside-toplevel
+    return parallel.make_train_call(cfg, tx, parallel.make_mesh(cfg.devices))
+  micro_step = make_micro_step(cfg, tx)
 
   def train_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
     (state, _, _), (loss_S, n_S, lr_S) = jax.lax.scan(
@@ -194,6 +203,14 @@ def _restore_or_init(workdir: str, mngr, vocab, init):
   return state, meta
 
 
+def _compile(train_call, state, shape_SBL: tuple, noise, tree):
+  """(the step compiled for blocks of `shape_SBL`, seconds it took); ids' values are unused."""
+  t0 = metrics.Timer()
+  ids = np.zeros(shape_SBL, np.int32)
+  progress = np.zeros(shape_SBL[0], np.float32)
+  return train_call.lower(state, ids, ids, progress, noise, *tree).compile(), t0()
+
+
 def write_json(path: str, obj) -> None:
   with textio.atomic_open(path) as f:
     json.dump(obj, f, indent=2, sort_keys=True)
@@ -240,6 +257,8 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
     write_json(os.path.join(workdir, "config.json"), json.loads(cfg.to_json()))
 
   (rows, row_tokens), steps = cfg.rows, cfg.steps_per_call
+  if cfg.devices != 1:  # --sync=dispatch: every replica takes cfg.rows of each micro-step
+    rows = parallel.step_rows(cfg, parallel.make_mesh(cfg.devices).size)
   per_call = steps * rows * row_tokens
   train_call = make_train_call(cfg, tx)
   writer = (metrics.MetricsWriter(workdir, tensorboard=tensorboard) if writes
@@ -279,6 +298,12 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   step_host = int(state.step)
   compile_seconds = None
   train_start = clock()
+  # Compile on a thread while the host subsamples the first epoch (XLA releases the GIL):
+  # the step's shapes are known before its data. Joined before the first dispatch.
+  pool = concurrent.futures.ThreadPoolExecutor(1)
+  compiling = (pool.submit(_compile, train_call, state, (steps, rows, row_tokens + 2 * cfg.window),
+                           noise, tree) if meta["epoch"] < cfg.epochs else None)
+  pool.shutdown(wait=False)  # its one thread ends once the compile is done
 
   def save(next_epoch, next_call, stats):
     _check_finite(stats, step_host)  # never checkpoint a diverged state
@@ -296,10 +321,8 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
       for call in range(first, calls):
         ids, seg, pos = data.block(ep, call, steps, rows, row_tokens, cfg.window)
         progress = ((epoch + pos / ep.stream_len) / cfg.epochs).astype(np.float32)
-        if compile_seconds is None:  # compile ahead so words/s counts training only
-          t0 = clock()
-          train_call = train_call.lower(state, ids, seg, progress, noise, *tree).compile()
-          compile_seconds = clock() - t0
+        if compile_seconds is None:  # compiled ahead, so words/s counts training only
+          train_call, compile_seconds = compiling.result()
           log.info("compiled the train step in %.1fs", compile_seconds)
           train_start = clock()
           words_at_start = (epoch + data.fraction_done(ep, call * per_call)) * epoch_words
