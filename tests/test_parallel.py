@@ -195,3 +195,29 @@ def test_cpu_devices_for_replicas_need_no_xla_flag(planted_path, tmp_path):
 def test_bad_sync_settings_are_refused(kw, message):
   with pytest.raises(W2VError, match=message):
     Config(**kw).validate()
+
+
+_RESUME = """
+import json, sys
+import numpy as np
+from tests.conftest import crash_after_saves
+from w2v_jax import train
+from w2v_jax.config import Config
+cfg = Config(**json.loads(sys.argv[1]))
+full = train.run(cfg, sys.argv[2])["emb_in"]
+with crash_after_saves(2):
+  train.run(cfg, sys.argv[3])
+resumed = train.run(cfg, sys.argv[3])["emb_in"]
+np.testing.assert_array_equal(full, resumed)
+print("resumed")
+"""
+
+
+def test_replicas_resume_a_crash_bit_for_bit(planted_path, tmp_path):
+  cfg = _cfg(planted_path, devices=2, sync="dispatch", checkpoint_every=3)
+  proc = subprocess.run(
+      [sys.executable, "-c", _RESUME, cfg.to_json(), str(tmp_path / "full"),
+       str(tmp_path / "crashed")],
+      cwd=REPO, env=_fake_devices_env(2), capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "resumed" in proc.stdout
