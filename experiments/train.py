@@ -74,7 +74,10 @@ flags.DEFINE_float("skip_beyond", _D.skip_beyond, "Drop pair terms with |score| 
 flags.DEFINE_float("init_range", _D.init_range, "Input vectors start uniform in [-r, r)/dim "
                    "(word2vec.c: 0.5; gensim 4: 1.0).")
 flags.DEFINE_integer("seed", _D.seed, "Random seed (same seed + device count = same vectors).")
-flags.DEFINE_integer("checkpoint_every", _D.checkpoint_every, "Dispatches between checkpoints.")
+flags.DEFINE_integer("checkpoint_every", _D.checkpoint_every, "Dispatches between checkpoints "
+                     "(0 = by --checkpoint_secs only).")
+flags.DEFINE_float("checkpoint_secs", _D.checkpoint_secs, "Seconds of training between "
+                   "checkpoints (0 = none but the last; SIGINT/SIGTERM always save).")
 flags.DEFINE_integer("glove_window", _D.glove_window, "GloVe: co-occurrence radius each side "
                      "(a pair at distance d counts 1/d).")
 flags.DEFINE_float("glove_x_max", _D.glove_x_max, "GloVe: weighting cutoff x_max.")
@@ -105,7 +108,7 @@ _FIELDS = ("corpus", "model", "dim", "window", "negatives", "sample", "min_count
            "epochs", "alpha", "batch_size", "steps_per_call", "ns_exponent", "shrink_window",
            "row_tokens", "devices", "sync", "shard_tables", "id_file",
            "cbow_mean_grad", "loss", "cbow_mean", "sigmoid", "cbow_position_weights",
-           "dup_cap", "skip_beyond", "init_range", "seed", "checkpoint_every",
+           "dup_cap", "skip_beyond", "init_range", "seed", "checkpoint_every", "checkpoint_secs",
            "optimizer", "optimizer_update", "heldout",
            "glove_window", "glove_x_max", "glove_power", "glove_eta", "glove_batch")
 

@@ -135,3 +135,18 @@ def test_same_seed_same_vectors_other_seed_differs(planted_path, tmp_path):
   c = train.run(_cfg(planted_path, epochs=1, seed=1), str(tmp_path / "c"))
   np.testing.assert_array_equal(a["emb_in"], b["emb_in"])
   assert not np.array_equal(a["emb_in"], c["emb_in"])
+
+
+def test_checkpoints_fall_due_by_training_time(planted_path, tmp_path):
+  """--checkpoint_secs (the default way): with a tiny interval every dispatch saves; with the
+  default 300 s a short run keeps only its final checkpoint."""
+  from w2v_jax import checkpoint  # pylint: disable=import-outside-toplevel
+  saved = {}
+  for name, secs in (("often", 1e-9), ("default", Config.checkpoint_secs)):
+    cfg = tiny_config(planted_path, checkpoint_every=0, checkpoint_secs=secs, keep_checkpoints=50)
+    train.run(cfg, str(tmp_path / name))
+    mngr = checkpoint.make_manager(str(tmp_path / name), 50)
+    saved[name] = list(mngr.all_steps())
+    mngr.close()
+  assert len(saved["default"]) == 1
+  assert len(saved["often"]) > 3 and saved["often"][-1] == saved["default"][-1]

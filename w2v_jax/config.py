@@ -56,7 +56,8 @@ class Config:
   optimizer_update: str = "lazy"   # adagrad/adam: "lazy" (touched rows) or "dense" (all rows)
   heldout: float = 0.0             # fraction of the corpus (its last sentences) held out
   seed: int = 0
-  checkpoint_every: int = 200      # dispatches between checkpoints
+  checkpoint_every: int = 0        # dispatches between checkpoints (0 = by time only)
+  checkpoint_secs: float = 300.0   # seconds of training between checkpoints (0 = never)
   keep_checkpoints: int = 3
   log_every_secs: float = 10.0
   # GloVe (--model=glove). Defaults: glove.c's x_max 100, alpha 0.75, eta 0.05 (= the paper's);
@@ -142,7 +143,9 @@ class Config:
         (0 <= self.heldout < 1, f"--heldout must be in [0, 1), got {self.heldout}"),
         (self.model != "glove" or (self.optimizer == "sgd" and self.heldout == 0),
          "--optimizer and --heldout apply to sg/cbow; GloVe trains with its own AdaGrad"),
-        (self.checkpoint_every > 0, f"--checkpoint_every must be > 0, got {self.checkpoint_every}"),
+        (self.checkpoint_every >= 0,
+         f"--checkpoint_every must be >= 0, got {self.checkpoint_every}"),
+        (self.checkpoint_secs >= 0, f"--checkpoint_secs must be >= 0, got {self.checkpoint_secs}"),
         (self.keep_checkpoints > 0, "--keep_checkpoints must be > 0"),
         (self.model != "glove" or self.alpha is None,
          "--alpha is word2vec's learning rate; GloVe's is --glove_eta"),
@@ -168,5 +171,5 @@ class Config:
 
   def training_fingerprint(self) -> dict:
     """The fields that must match for a workdir's checkpoint to be resumed."""
-    skip = {"checkpoint_every", "keep_checkpoints", "log_every_secs", "corpus", "id_file"}
+    skip = {"checkpoint_every", "checkpoint_secs", "keep_checkpoints", "log_every_secs", "corpus", "id_file"}
     return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}

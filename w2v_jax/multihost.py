@@ -45,6 +45,14 @@ def use_cpu_devices(n: int) -> None:
     jax.config.update("jax_num_cpu_devices", n)
 
 
+def agree(flag: bool) -> bool:
+  """Process 0's `flag` in every process (one broadcast; free with one process): for decisions
+  that start a collective, such as a checkpoint due by the clock."""
+  if jax.process_count() == 1:
+    return flag
+  return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
+
+
 def is_writer() -> bool:
   """True in the one process that writes files (process 0)."""
   return jax.process_index() == 0

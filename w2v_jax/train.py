@@ -297,7 +297,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   epoch = meta["epoch"]
   step_host = int(state.step)
   compile_seconds = None
-  train_start = clock()
+  train_start = last_save = clock()
   # Compile on a thread while the host subsamples the first epoch (XLA releases the GIL):
   # the step's shapes are known before its data. Joined before the first dispatch.
   pool = concurrent.futures.ThreadPoolExecutor(1)
@@ -333,8 +333,12 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
           flush(*pending)
         pending = (stats, words, stats["lr"])
         last = call + 1 == calls and epoch + 1 == cfg.epochs
-        if not last and ((call + 1) % cfg.checkpoint_every == 0 or stop.signal):
+        due = multihost.agree(
+            bool(cfg.checkpoint_every and (call + 1) % cfg.checkpoint_every == 0)
+            or bool(cfg.checkpoint_secs and clock() - last_save >= cfg.checkpoint_secs))
+        if not last and (due or stop.signal):
           save(epoch + (call + 1 == calls), (call + 1) % calls, stats)
+          last_save = clock()
         if stop.signal and not last:
           checkpoint.wait(mngr)
           raise Interrupted(f"stopped by {stop.signal} at step {step_host}; checkpoint saved; "
