@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, topic_gap
-from w2v_jax import config, cooccur, formats, glove, train
+from w2v_jax import config, cooccur, formats, glove, resume, train
 from w2v_jax.config import Config
 from w2v_jax.errors import Interrupted, W2VError
 from w2v_jax.vocab import SEP
@@ -136,7 +136,7 @@ def test_glove_learns_the_planted_topics_and_resumes(planted_path, tmp_path):
 
 
 class _StopAtAccess:
-  """Stands in for train._StopOnSignal: `.signal` reads "SIGINT" from its `at`-th read on."""
+  """Stands in for resume.StopOnSignal: `.signal` reads "SIGINT" from its `at`-th read on."""
   at = 7
 
   def __enter__(self):
@@ -156,7 +156,7 @@ def test_interrupted_run_resumes_to_the_same_vectors(planted_path, tmp_path, mon
   cfg = dict(epochs=2, glove_batch=16, steps_per_call=4)
   straight = train.run(_cfg(planted_path, **cfg), str(tmp_path / "straight"))["emb_in"]
   with monkeypatch.context() as m:
-    m.setattr(train, "_StopOnSignal", _StopAtAccess)
+    m.setattr(resume, "StopOnSignal", _StopAtAccess)
     with pytest.raises(Interrupted, match="stopped by SIGINT"):
       train.run(_cfg(planted_path, **cfg), str(tmp_path / "stopped"))
   resumed = train.run(_cfg(planted_path, **cfg), str(tmp_path / "stopped"))["emb_in"]

@@ -129,13 +129,13 @@ def test_negative_devices_are_refused():
 _MERGE = """
 import numpy as np, jax
 from jax.sharding import PartitionSpec as P
-from w2v_jax import parallel
+from w2v_jax import parallel, replicas
 mesh = parallel.make_mesh(4)
 rng = np.random.default_rng(0)
 for rows in (8, 7):  # a multiple of the devices (reduce-scatter) and not (all-reduce)
   old = rng.normal(size=(rows, 3)).astype(np.float32)
   new = rng.normal(size=(4, rows, 3)).astype(np.float32)
-  merge = jax.jit(jax.shard_map(lambda o, n: parallel._merge(n[0], o, n=4)[None], mesh=mesh,
+  merge = jax.jit(jax.shard_map(lambda o, n: replicas._merge(n[0], o, n=4)[None], mesh=mesh,
                                 in_specs=(P(), P(parallel.AXIS)), out_specs=P(parallel.AXIS),
                                 check_vma=False))
   got = np.asarray(merge(old, new))

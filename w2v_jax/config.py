@@ -171,5 +171,6 @@ class Config:
 
   def training_fingerprint(self) -> dict:
     """The fields that must match for a workdir's checkpoint to be resumed."""
-    skip = {"checkpoint_every", "checkpoint_secs", "keep_checkpoints", "log_every_secs", "corpus", "id_file"}
+    skip = {"checkpoint_every", "checkpoint_secs", "keep_checkpoints", "log_every_secs",
+            "corpus", "id_file"}
     return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v_jax import checkpoint, cooccur, metrics
+from w2v_jax import checkpoint, cooccur, metrics, resume
 from w2v_jax import export as export_lib
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config
@@ -138,7 +138,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   clock = metrics.Timer()
   os.makedirs(workdir, exist_ok=True)
   # pylint: disable=protected-access
-  train._check_workdir(cfg, workdir, overwrite)
+  resume.check(cfg, workdir, overwrite)
   corpus = train._phrase_corpus(cfg, workdir) if cfg.phrases else cfg.corpus
   vocab, stream = vocab_lib.build(corpus, cfg.min_count, cfg.max_vocab)
   x = cooccur.count(stream, vocab.size, cfg.glove_window)
@@ -155,7 +155,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
                    "larger corpus or a lower --min_count")
 
   mngr = checkpoint.make_manager(workdir, cfg.keep_checkpoints)
-  state, meta = train._restore_or_init(  # pylint: disable=protected-access
+  state, meta = resume.restore_or_init(
       workdir, mngr, vocab, lambda: init_state(vocab.size, cfg.dim, cfg.seed))
   state = GloveState(**state) if isinstance(state, dict) else GloveState(*state)
   vocab_lib.save(vocab, os.path.join(workdir, "vocab.txt"))
@@ -175,7 +175,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
     checkpoint.save(mngr, step_host, jax.device_get(state),
                     {"epoch": next_epoch, "call": next_call, "vocab": vocab.fingerprint()})
 
-  with train._StopOnSignal() as stop:
+  with resume.StopOnSignal() as stop:
     for epoch in range(meta["epoch"], cfg.epochs):
       order = epoch_order(nnz, cfg.seed, epoch)
       epoch_cost, epoch_n = 0.0, 0

@@ -8,9 +8,6 @@ the state (params, optimizer, step, rng) and the data position (epoch, dispatch)
 import concurrent.futures
 import json
 import os
-import shutil
-import signal
-import threading
 from typing import Any, NamedTuple
 
 import jax
@@ -18,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from w2v_jax import checkpoint, data, heldout, huffman, metrics, model, multihost, optim, textio
+from w2v_jax import checkpoint, data, heldout, huffman, metrics, model, multihost, optim, resume
+from w2v_jax import textio
 from w2v_jax import export as export_lib
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config
@@ -107,31 +105,6 @@ def make_train_call(cfg: Config, tx: optax.GradientTransformation):
   return jax.jit(train_call, donate_argnums=0)
 
 
-def _check_workdir(cfg: Config, workdir: str, overwrite: bool) -> None:
-  """Refuses to resume a workdir trained with a different configuration (unless overwrite)."""
-  path = os.path.join(workdir, "config.json")
-  if not checkpoint.has_checkpoint(workdir):
-    return
-  if overwrite:
-    checkpoint.clear(workdir)
-    for name in ("metrics.jsonl",):
-      if os.path.exists(os.path.join(workdir, name)):
-        os.remove(os.path.join(workdir, name))
-    shutil.rmtree(os.path.join(workdir, "tensorboard"), ignore_errors=True)
-    return
-  try:
-    with open(path, encoding="utf-8") as f:
-      old = Config.from_json(f.read()).training_fingerprint()
-  except (OSError, ValueError, TypeError) as e:
-    raise W2VError(f"{workdir} holds checkpoints but no readable config.json ({e}); "
-                   "use another --workdir or --overwrite") from e
-  new = cfg.training_fingerprint()
-  diff = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in new if old.get(k) != new[k]]
-  if diff:
-    raise W2VError(f"{workdir} holds a checkpoint of a different configuration "
-                   f"({'; '.join(diff)}); use another --workdir or --overwrite")
-
-
 def _phrase_corpus(cfg: Config, workdir: str) -> str:
   """The corpus with word2phrase's bigrams joined ("new_york"), written once into the workdir.
 
@@ -155,25 +128,6 @@ def _check_finite(stats: dict, step: int) -> None:
                    "large?); the last good checkpoint is kept")
 
 
-class _StopOnSignal:
-  """Within the block, SIGINT/SIGTERM set `.signal` instead of killing the process."""
-
-  def __enter__(self):
-    self.signal, self._old = None, {}
-    if threading.current_thread() is threading.main_thread():
-      for sig in (signal.SIGINT, signal.SIGTERM):
-        self._old[sig] = signal.signal(sig, self._handle)
-    return self
-
-  def _handle(self, signum, frame):
-    del frame
-    self.signal = signal.Signals(signum).name
-
-  def __exit__(self, *exc):
-    for sig, handler in self._old.items():
-      signal.signal(sig, handler)
-
-
 def _load_corpus(cfg: Config, workdir: str):
   """(vocab, training id stream, held-out id stream, corpus words per epoch of training)."""
   corpus = _phrase_corpus(cfg, workdir) if cfg.phrases else cfg.corpus
@@ -187,20 +141,6 @@ def _load_corpus(cfg: Config, workdir: str):
   stream, held_stream = heldout.split(stream, cfg.heldout)
   epoch_words = vocab.total_tokens * stream.shape[0] / (stream.shape[0] + held_stream.shape[0])
   return vocab, stream, held_stream, epoch_words
-
-
-def _restore_or_init(workdir: str, mngr, vocab, init):
-  """The latest good checkpoint's (state, data position), or `init()` at the start."""
-  state, meta = checkpoint.restore_latest(mngr, jax.eval_shape(init))
-  if state is None:
-    return init(), {"epoch": 0, "call": 0}
-  if meta.get("vocab") != vocab.fingerprint():
-    raise W2VError(f"the checkpoint in {workdir} was trained on a different vocabulary "
-                   "(the corpus or min_count changed); use another --workdir or --overwrite")
-  step = getattr(state, "step", None)  # TrainState has one; GloVe's state does not
-  log.info("resuming from %s(epoch %d, dispatch %d)", "" if step is None else f"step {int(step)} ",
-           meta["epoch"], meta["call"])
-  return state, meta
 
 
 def _compile(train_call, state, shape_SBL: tuple, noise, tree):
@@ -233,7 +173,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
                      export_out="out" in export)
   clock = metrics.Timer()
   os.makedirs(workdir, exist_ok=True)
-  _check_workdir(cfg, workdir, overwrite)
+  resume.check(cfg, workdir, overwrite)
 
   vocab, stream, held_stream, epoch_words = _load_corpus(cfg, workdir)
   vocab_seconds = clock()
@@ -246,7 +186,8 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
           if "hs" in cfg.loss.split("+") else ())
   tx = make_optimizer(cfg)
   mngr = checkpoint.make_manager(workdir, cfg.keep_checkpoints)
-  state, meta = _restore_or_init(workdir, mngr, vocab, lambda: init_state(cfg, vocab.size, tx))
+  state, meta = resume.restore_or_init(workdir, mngr, vocab,
+                                       lambda: init_state(cfg, vocab.size, tx))
   if cfg.devices != 1:  # onto the device mesh; checkpoints and exports stay unpadded
     from w2v_jax import parallel  # pylint: disable=import-outside-toplevel
     state = parallel.place_state(cfg, state, parallel.make_mesh(cfg.devices))
@@ -311,7 +252,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
     checkpoint.save(mngr, step_host, host,
                     {"epoch": next_epoch, "call": next_call, "vocab": vocab.fingerprint()})
 
-  with _StopOnSignal() as stop:
+  with resume.StopOnSignal() as stop:
     for epoch in range(meta["epoch"], cfg.epochs):
       # --id_file: the epoch's kept tokens go to disk too (memory-mapped), not RAM.
       spill = os.path.join(workdir, f"epoch.{jax.process_index()}") if cfg.id_file else None
