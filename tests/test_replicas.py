@@ -1,0 +1,113 @@
+"""--sync=dispatch replicas (w2v_jax/replicas.py) on fake CPU devices, in subprocesses (the
+device count is fixed when jax starts; see test_parallel.py)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, topic_gap
+from tests.test_parallel import _WORKER, _cfg, _fake_devices_env, _in_subprocess
+from w2v_jax import formats
+from w2v_jax.config import Config
+from w2v_jax.errors import W2VError
+
+
+_MERGE = """
+import numpy as np, jax
+from jax.sharding import PartitionSpec as P
+from w2v_jax import parallel, replicas
+mesh = parallel.make_mesh(4)
+rng = np.random.default_rng(0)
+for rows in (8, 7):  # a multiple of the devices (reduce-scatter) and not (all-reduce)
+  old = rng.normal(size=(rows, 3)).astype(np.float32)
+  new = rng.normal(size=(4, rows, 3)).astype(np.float32)
+  merge = jax.jit(jax.shard_map(lambda o, n: replicas._merge(n[0], o, n=4)[None], mesh=mesh,
+                                in_specs=(P(), P(parallel.AXIS)), out_specs=P(parallel.AXIS),
+                                check_vma=False))
+  got = np.asarray(merge(old, new))
+  for device in range(4):
+    np.testing.assert_allclose(got[device], old + (new - old).sum(0), atol=1e-5)
+print("merged")
+"""
+
+
+def test_replica_merge_adds_every_replicas_change_on_every_device():
+  proc = _in_subprocess(_MERGE)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "merged" in proc.stdout
+
+
+def test_replicas_learn_and_are_deterministic(planted_path, tmp_path):
+  """--sync=dispatch: each device trains its own rows and the changes are summed per
+  dispatch. A different algorithm from one synchronous step (vectors depend on the device
+  count, like word2vec.c's -threads), so it is checked on what it learns, and for determinism."""
+  extra = {"sync": "dispatch", "epochs": 3}
+  runs = [(str(tmp_path / name), {"devices": n}) for name, n in
+          (("two_a", 2), ("two_b", 2), ("four", 4))]
+  base = json.loads(_cfg(planted_path, **extra).to_json())
+  proc = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(runs), json.dumps(base)],
+                        cwd=REPO, env=_fake_devices_env(4), capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  words, two_a = formats.load_word2vec(str(tmp_path / "two_a" / "vectors.bin"))
+  _, two_b = formats.load_word2vec(str(tmp_path / "two_b" / "vectors.bin"))
+  _, four = formats.load_word2vec(str(tmp_path / "four" / "vectors.bin"))
+  np.testing.assert_array_equal(two_a, two_b)
+  assert two_a.shape == four.shape == (len(words), 16)  # padding rows are not exported
+  assert topic_gap(words, two_a) > 0.3 and topic_gap(words, four) > 0.3
+  rows = [json.loads(line) for line in open(tmp_path / "four" / "metrics.jsonl")]
+  # Every replica's centres are counted: 4 replicas take 4 x the rows of one per micro-step.
+  assert rows[-1]["progress"] == pytest.approx(1.0, abs=0.02)
+
+
+def test_cpu_devices_for_replicas_need_no_xla_flag(planted_path, tmp_path):
+  """--devices=2 on a CPU host with one device: the script asks jax for 2 CPU devices."""
+  env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=REPO)
+  env.pop("XLA_FLAGS", None)
+  proc = subprocess.run(
+      [sys.executable, "-m", "experiments.train", f"--corpus={planted_path}",
+       f"--workdir={tmp_path}", "--devices=2", "--sync=dispatch", "--min_count=1",
+       "--epochs=1", "--noeval", "--show_neighbors="],
+      cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert json.loads((tmp_path / "config.json").read_text())["sync"] == "dispatch"
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"sync": "sometimes"}, "--sync must be step|dispatch"),
+    ({"sync": "dispatch", "optimizer": "adagrad"}, "--sync=dispatch supports --optimizer=sgd"),
+    ({"sync": "dispatch", "shard_tables": True}, "--sync=dispatch supports --optimizer=sgd"),
+])
+def test_bad_sync_settings_are_refused(kw, message):
+  with pytest.raises(W2VError, match=message):
+    Config(**kw).validate()
+
+
+_RESUME = """
+import json, sys
+import numpy as np
+from tests.conftest import crash_after_saves
+from w2v_jax import train
+from w2v_jax.config import Config
+cfg = Config(**json.loads(sys.argv[1]))
+full = train.run(cfg, sys.argv[2])["emb_in"]
+with crash_after_saves(2):
+  train.run(cfg, sys.argv[3])
+resumed = train.run(cfg, sys.argv[3])["emb_in"]
+np.testing.assert_array_equal(full, resumed)
+print("resumed")
+"""
+
+
+def test_replicas_resume_a_crash_bit_for_bit(planted_path, tmp_path):
+  cfg = _cfg(planted_path, devices=2, sync="dispatch", checkpoint_every=3)
+  proc = subprocess.run(
+      [sys.executable, "-c", _RESUME, cfg.to_json(), str(tmp_path / "full"),
+       str(tmp_path / "crashed")],
+      cwd=REPO, env=_fake_devices_env(2), capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "resumed" in proc.stdout
