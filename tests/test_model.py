@@ -42,9 +42,11 @@ def test_window_builder_matches_naive_loop(seed):
   batch = model.make_batch(jnp.asarray(ids), jnp.asarray(seg), key, _uniform_noise(50), window=w,
                            negatives=2)
   mask = np.asarray(batch["mask"])
-  # Recover each centre's radius from the same key as make_batch draws it.
-  k_radius, _ = jax.random.split(key)
-  radius = np.asarray(w - jax.random.randint(k_radius, (ids.shape[0], ids.shape[1] - 2 * w), 0, w))
+  # Recover each centre's radius from the same random words as make_batch: one draw per step,
+  # the B*T radius words first (then 2 x B*T*K words for the negatives).
+  b, t = ids.shape[0], ids.shape[1] - 2 * w
+  bits = np.asarray(jax.random.bits(key, (b * t + 2 * b * t * 2,), jnp.uint32))
+  radius = w - (((bits[:b * t] >> 16) * w) >> 16).astype(np.int64).reshape(b, t)
   assert radius.min() >= 1 and radius.max() <= w
   offs = model.offsets(w)
   for r in range(ids.shape[0]):

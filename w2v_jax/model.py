@@ -37,12 +37,26 @@ def offsets(window: int) -> list[int]:
   return [o for o in range(-window, window + 1) if o != 0]
 
 
+def noise_from_bits(slot_bits, u_bits, noise: tuple) -> jax.Array:
+  """Word ids from the alias table `noise` = (prob_M, alias_M) (see vocab.noise_alias), one per
+  pair of uint32 random words: the slot is the top log2(M) bits of one (M is a power of two,
+  so this is exact), u the top 24 bits of the other. A table of another size (built by hand)
+  takes the slot modulo M instead: slower on XLA:CPU, with a bias below M / 2^32."""
+  prob_M, alias_M = noise
+  m = prob_M.shape[0]
+  if m & (m - 1):
+    slot = slot_bits % jnp.uint32(m)
+  else:
+    slot = (slot_bits >> (32 - m.bit_length() + 1)) if m > 1 else slot_bits * 0
+  slot = slot.astype(jnp.int32)
+  u = (u_bits >> 8).astype(jnp.float32) * (1.0 / (1 << 24))
+  return jnp.where(u < prob_M[slot], slot, alias_M[slot])
+
+
 def sample_noise(key: jax.Array, noise: tuple, shape: tuple) -> jax.Array:
-  """Draws word ids from the alias table `noise` = (prob_V, alias_V) (see vocab.noise_alias)."""
-  prob_V, alias_V = noise
-  k_slot, k_u = jax.random.split(key)
-  slot = jax.random.randint(k_slot, shape, 0, prob_V.shape[0])
-  return jnp.where(jax.random.uniform(k_u, shape) < prob_V[slot], slot, alias_V[slot])
+  """Draws word ids of `shape` from the alias table `noise` (see noise_from_bits)."""
+  bits = jax.random.bits(key, (2,) + tuple(shape), jnp.uint32)
+  return noise_from_bits(bits[0], bits[1], noise)
 
 
 def make_batch(ids_BL, seg_BL, key, noise: tuple, *, window: int, negatives: int,
@@ -59,9 +73,17 @@ def make_batch(ids_BL, seg_BL, key, noise: tuple, *, window: int, negatives: int
   w = window
   b, l = ids_BL.shape
   t = l - 2 * w
-  k_radius, k_neg = jax.random.split(key)
+  # All the step's random words in one draw: on XLA:CPU each jax.random call (and each of
+  # randint / uniform) costs ~20 us per micro-step, whatever its size; three of them were
+  # ~25% of a CBOW step. Radius words first, then negatives' slot words, then their u words.
+  ns = "ns" in loss.split("+")
+  n_rad, n_neg = (b * t if shrink_window else 0), (b * t * negatives if ns else 0)
+  bits = jax.random.bits(key, (n_rad + 2 * n_neg,), jnp.uint32)
   if shrink_window:
-    radius_BT = w - jax.random.randint(k_radius, (b, t), 0, w)
+    # word2vec.c: b = next_random % window. The top 16 bits times window, shifted: a bias
+    # below window / 2^16 (8e-5 for window 5).
+    shrink_BT = ((bits[:n_rad] >> 16) * jnp.uint32(w)) >> 16
+    radius_BT = w - shrink_BT.astype(jnp.int32).reshape(b, t)
   else:
     radius_BT = jnp.full((b, t), w)
   seg_BT = seg_BL[:, w:w + t]
@@ -71,8 +93,9 @@ def make_batch(ids_BL, seg_BL, key, noise: tuple, *, window: int, negatives: int
        for o in offsets(w)], axis=-1)
   target_BT = ids_BL[:, w:w + t]
   batch = {"ids": ids_BL, "mask": mask_BTO}
-  if "ns" in loss.split("+"):
-    negs_BTK = sample_noise(k_neg, noise, (b, t, negatives))
+  if ns:
+    negs_BTK = noise_from_bits(bits[n_rad:n_rad + n_neg], bits[n_rad + n_neg:],
+                               noise).reshape(b, t, negatives)
     batch["out"] = jnp.concatenate([target_BT[..., None], negs_BTK], axis=-1)
     batch["live"] = jnp.concatenate(
         [jnp.ones_like(target_BT[..., None], bool), negs_BTK != target_BT[..., None]], axis=-1)
