@@ -68,7 +68,8 @@ flags.DEFINE_string("sigmoid", _D.sigmoid, "exact, or c_table: gradients from wo
 flags.DEFINE_bool("cbow_position_weights", _D.cbow_position_weights, "CBOW: learned per-position "
                   "weights on the context vectors (fastText's cc vectors, Mikolov et al. 2018).")
 flags.DEFINE_float("dup_cap", _D.dup_cap, "Cap a row's summed step at this many single updates "
-                   "when it repeats within a batch (0 = plain sum, as word2vec).")
+                   "when it repeats within a batch (0 = plain sum, as word2vec; 16 by default "
+                   "with --sync=dispatch).")
 flags.DEFINE_float("skip_beyond", _D.skip_beyond, "Drop pair terms with |score| >= this (gensim "
                    "skips at 6); 0 = exact loss everywhere.")
 flags.DEFINE_float("init_range", _D.init_range, "Input vectors start uniform in [-r, r)/dim "
@@ -103,6 +104,7 @@ flags.DEFINE_list("show_neighbors", ["king", "france", "computer"], "Words to pr
 
 FLAGS = flags.FLAGS
 DISPATCH_STEPS = 128  # --steps_per_call's default under --sync=dispatch
+DISPATCH_DUP_CAP = 16.0  # --dup_cap's default under --sync=dispatch
 _FIELDS = ("corpus", "model", "dim", "window", "negatives", "sample", "min_count", "max_vocab",
            "phrases", "phrase_threshold",
            "epochs", "alpha", "batch_size", "steps_per_call", "ns_exponent", "shrink_window",
@@ -121,6 +123,11 @@ def main(argv):
     # Replicas merge once per dispatch: a dense V x D exchange, worth it only over longer
     # dispatches (docs/performance.md: 128 steps measured best for speed at equal quality).
     values["steps_per_call"] = DISPATCH_STEPS
+  if values["sync"] == "dispatch" and not FLAGS["dup_cap"].present:
+    # Replicas sum their stale steps: a burst of one word in neighbouring rows (part00 has
+    # repeated templates) then moves its row twice, and such rows blew up to norm ~35. Capping
+    # a row's step within each replica's micro-step keeps them in range (docs/performance.md).
+    values["dup_cap"] = DISPATCH_DUP_CAP
   if values["model"] == "glove" and not FLAGS["epochs"].present:
     values["epochs"] = config.GLOVE_EPOCHS
   cfg = Config(**values).validate()

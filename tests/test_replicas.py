@@ -74,7 +74,9 @@ def test_cpu_devices_for_replicas_need_no_xla_flag(planted_path, tmp_path):
        "--epochs=1", "--noeval", "--show_neighbors="],
       cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
-  assert json.loads((tmp_path / "config.json").read_text())["sync"] == "dispatch"
+  cfg = json.loads((tmp_path / "config.json").read_text())
+  # The mode's defaults when the flags are not given: longer dispatches, capped bursts.
+  assert (cfg["sync"], cfg["steps_per_call"], cfg["dup_cap"]) == ("dispatch", 128, 16.0)
 
 
 @pytest.mark.parametrize("kw, message", [
