@@ -1,6 +1,7 @@
 """Host pipeline: subsampling, sentences, fixed-shape blocks with halos."""
 
 import numpy as np
+import pytest
 
 from w2v_jax import data
 from w2v_jax.vocab import SEP
@@ -72,3 +73,39 @@ def test_subsample_spilled_to_disk_equals_in_memory(tmp_path):
   assert isinstance(disk.tokens, np.memmap)
   for field in ("tokens", "segments", "positions"):
     np.testing.assert_array_equal(getattr(ram, field), getattr(disk, field))
+
+
+def _naive_subsample(stream, keep, seed, epoch, max_sentence):
+  """word2vec.c's reading loop, token by token: the reference for data.subsample."""
+  u = np.random.default_rng([seed, epoch]).random(len(stream), dtype=np.float32)
+  tokens, segments, positions = [], [], []
+  segment, index, prev_sentence, sentence = -1, 0, None, 0
+  for i, (w, x) in enumerate(zip(stream.tolist(), u.tolist())):
+    if w == SEP:
+      sentence += 1
+      continue
+    if not x < keep[w]:
+      continue
+    if sentence != prev_sentence:
+      index, prev_sentence = 0, sentence
+    if index % max_sentence == 0:
+      segment += 1
+    tokens.append(w)
+    segments.append(segment)
+    positions.append(i)
+    index += 1
+  return tokens, segments, positions
+
+
+@pytest.mark.parametrize("few_seps", [data.FEW_SEPS, 0])  # binary search / cumulative count
+def test_subsample_matches_a_token_by_token_reference(few_seps, monkeypatch):
+  monkeypatch.setattr(data, "FEW_SEPS", few_seps)
+  rng = np.random.default_rng(7)
+  for sep_rate in (0.0, 0.01, 0.3, 0.9):
+    stream = rng.integers(0, 20, 3000).astype(np.int32)
+    stream[rng.random(3000) < sep_rate] = SEP
+    keep = rng.random(20).astype(np.float32) * 1.5
+    want = _naive_subsample(stream, keep, 2, 1, 7)
+    for chunk in (5, 333, 1 << 24):
+      ep = data.subsample(stream, keep, 2, 1, max_sentence=7, chunk=chunk)
+      assert (ep.tokens.tolist(), ep.segments.tolist(), ep.positions.tolist()) == want

@@ -13,6 +13,7 @@ import numpy as np
 from w2v_jax.vocab import SEP
 
 PAD_SEG = -1  # segment id of padding: matches no real segment, so it is never a context
+FEW_SEPS = 1 << 16  # below this many sentence ends in a chunk, subsample binary-searches them
 
 
 @dataclasses.dataclass
@@ -42,21 +43,35 @@ def subsample(stream: np.ndarray, keep_prob: np.ndarray, seed: int, epoch: int,
   parts = _Parts(spill, {"tokens": np.int32, "segments": np.int32, "positions": pos_dtype})
   # Carried across chunks: SEPs seen, the last kept token's sentence, its index in it, segment.
   sentence, prev_sent, index, segment = 0, -1, 0, -1
+  keep_ext = np.append(keep_prob, np.float32(0.0))  # SEP (-1) reads the last entry: never kept
   for a in range(0, n_stream, chunk):
     s_C = stream[a:a + chunk]
     u_C = rng.random(s_C.shape[0], dtype=np.float32)
-    is_sep_C = s_C == SEP
-    kept = np.flatnonzero(~is_sep_C & (u_C < keep_prob[np.where(is_sep_C, 0, s_C)]))
+    kept = np.flatnonzero(u_C < keep_ext[s_C])
     del u_C
-    sent_K = sentence + np.cumsum(is_sep_C, dtype=np.int64)[kept]  # sentence of each kept token
-    sentence += int(is_sep_C.sum())
-    new_K = np.diff(sent_K, prepend=prev_sent) != 0                   # a sentence starts here
-    starts = np.flatnonzero(new_K)
+    sep_S = np.flatnonzero(s_C == SEP)
+    # Sentence of each kept token: SEPs before it. Few SEPs (text8-style lines): a binary
+    # search per token; many: one cumulative count over the chunk.
+    if sep_S.size < FEW_SEPS:
+      sent_K = sentence + np.searchsorted(sep_S, kept)
+      # a sentence starts at the first kept token after a SEP (or at the first token ever)
+      starts = np.unique(np.searchsorted(kept, sep_S + 1))
+      starts = starts[starts < kept.size]
+      if kept.size and sent_K[0] != prev_sent and (starts.size == 0 or starts[0] != 0):
+        starts = np.concatenate([[0], starts])
+      starts = starts[(sent_K[starts] != np.where(starts > 0, sent_K[starts - 1], prev_sent))]
+    else:
+      sent_K = sentence + np.cumsum(s_C == SEP, dtype=np.int64)[kept]
+      starts = np.flatnonzero(np.diff(sent_K, prepend=prev_sent) != 0)
+    sentence += int(sep_S.size)
     head = int(starts[0]) if starts.size else kept.size                # tokens continuing the
-    idx_K = np.empty(kept.size, np.int64)                              # last chunk's sentence
-    idx_K[:head] = index + np.arange(head)
-    run_K = np.repeat(starts, np.diff(np.append(starts, kept.size)))  # its sentence's start
-    idx_K[head:] = np.arange(head, kept.size) - run_K
+    # Index of each kept token in its sentence: its position minus its sentence's first one
+    # (the tokens before the chunk's first start continue the last chunk's sentence).
+    first_K = np.zeros(kept.size, np.int64)
+    first_K[starts] = starts
+    first_K = np.maximum.accumulate(first_K) if kept.size else first_K
+    idx_K = np.arange(kept.size, dtype=np.int64) - first_K
+    idx_K[:head] += index
     # word2vec.c: a new segment at each sentence start and after every max_sentence kept words.
     seg_K = segment + np.cumsum(idx_K % max_sentence == 0)
     if kept.size:
