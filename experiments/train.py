@@ -36,8 +36,8 @@ flags.DEFINE_integer("epochs", _D.epochs, "Passes over the corpus (--model=glove
                      "the co-occurrences, default 15).")
 flags.DEFINE_float("alpha", None, "Starting learning rate (default 0.025 for sg, 0.05 for cbow).")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Centre words per synchronous SGD step.")
-flags.DEFINE_integer("steps_per_call", _D.steps_per_call, "SGD steps per jitted dispatch "
-                     "(128 by default with --sync=dispatch).")
+flags.DEFINE_integer("steps_per_call", None, "SGD steps per jitted dispatch (default "
+                     "64; 128 with --sync=dispatch).")
 flags.DEFINE_integer("row_tokens", _D.row_tokens, "Centre words per row of a step; --devices "
                      "split a step's rows, so batch_size / row_tokens must divide by them.")
 flags.DEFINE_integer("devices", _D.devices, "Data-parallel devices (0 = all); docs/scaling.md.")
@@ -67,8 +67,8 @@ flags.DEFINE_string("sigmoid", _D.sigmoid, "exact, or c_table: gradients from wo
                     "sigmoid table, clipped at +-6 (the reported loss stays exact).")
 flags.DEFINE_bool("cbow_position_weights", _D.cbow_position_weights, "CBOW: learned per-position "
                   "weights on the context vectors (fastText's cc vectors, Mikolov et al. 2018).")
-flags.DEFINE_float("dup_cap", _D.dup_cap, "Cap a row's summed step at this many single updates "
-                   "when it repeats within a batch (0 = plain sum, as word2vec; 16 by default "
+flags.DEFINE_float("dup_cap", None, "Cap a row's summed step at this many single updates "
+                   "when it repeats within a batch (default 0 = plain sum, as word2vec; 16 "
                    "with --sync=dispatch).")
 flags.DEFINE_float("skip_beyond", _D.skip_beyond, "Drop pair terms with |score| >= this (gensim "
                    "skips at 6); 0 = exact loss everywhere.")
@@ -103,8 +103,6 @@ flags.DEFINE_bool("eval", True, "Evaluate on the bundled analogy and WordSim-353
 flags.DEFINE_list("show_neighbors", ["king", "france", "computer"], "Words to print neighbours of.")
 
 FLAGS = flags.FLAGS
-DISPATCH_STEPS = 128  # --steps_per_call's default under --sync=dispatch
-DISPATCH_DUP_CAP = 16.0  # --dup_cap's default under --sync=dispatch
 _FIELDS = ("corpus", "model", "dim", "window", "negatives", "sample", "min_count", "max_vocab",
            "phrases", "phrase_threshold",
            "epochs", "alpha", "batch_size", "steps_per_call", "ns_exponent", "shrink_window",
@@ -119,15 +117,6 @@ def main(argv):
   if len(argv) > 1:
     raise common.W2VError(f"unexpected arguments: {' '.join(argv[1:])}")
   values = {k: getattr(FLAGS, k) for k in _FIELDS}
-  if values["sync"] == "dispatch" and not FLAGS["steps_per_call"].present:
-    # Replicas merge once per dispatch: a dense V x D exchange, worth it only over longer
-    # dispatches (docs/performance.md: 128 steps measured best for speed at equal quality).
-    values["steps_per_call"] = DISPATCH_STEPS
-  if values["sync"] == "dispatch" and not FLAGS["dup_cap"].present:
-    # Replicas sum their stale steps: a burst of one word in neighbouring rows (part00 has
-    # repeated templates) then moves its row twice, and such rows blew up to norm ~35. Capping
-    # a row's step within each replica's micro-step keeps them in range (docs/performance.md).
-    values["dup_cap"] = DISPATCH_DUP_CAP
   if values["model"] == "glove" and not FLAGS["epochs"].present:
     values["epochs"] = config.GLOVE_EPOCHS
   cfg = Config(**values).validate()

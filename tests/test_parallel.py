@@ -28,9 +28,10 @@ def _fake_devices_env(n):
   return env
 
 
-def _in_subprocess(code, n=4):
-  """Runs python `code` with n fake CPU devices; returns the completed process."""
-  return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_fake_devices_env(n),
+def _in_subprocess(code, n=4, args=()):
+  """Runs python `code` (with `args` as its argv) with n fake CPU devices; returns the
+  completed process."""
+  return subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, env=_fake_devices_env(n),
                         capture_output=True, text=True, timeout=300)
 
 
@@ -45,14 +46,18 @@ for workdir, extra in json.loads(sys.argv[1]):
 """
 
 
+def _train_on_four_devices(runs, base: dict):
+  """_WORKER in a 4-device subprocess: trains Config(**{**base, **extra}) into each workdir of
+  `runs` = [(workdir, extra), ...]; returns the completed process."""
+  return _in_subprocess(_WORKER, 4, [json.dumps(runs), json.dumps(base)])
+
+
 def test_four_devices_train_the_one_device_vectors_replicated_or_sharded(planted_path, tmp_path):
   one = train.run(_cfg(planted_path), str(tmp_path / "one"))
   runs = [(str(tmp_path / "rep"), {"devices": 4}),
           (str(tmp_path / "shard"), {"devices": 0, "shard_tables": True})]
   base = json.loads(_cfg(planted_path).to_json())
-  proc = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(runs), json.dumps(base)],
-                        cwd=REPO, env=_fake_devices_env(4), capture_output=True, text=True,
-                        timeout=300)
+  proc = _train_on_four_devices(runs, base)
   assert proc.returncode == 0, proc.stderr[-3000:]
   words, rep = formats.load_word2vec(str(tmp_path / "rep" / "vectors.bin"))
   words_s, shard = formats.load_word2vec(str(tmp_path / "shard" / "vectors.bin"))
@@ -75,11 +80,7 @@ def test_four_devices_follow_other_objectives_cbow_with_hierarchical_softmax(pla
   extra = {"model": "cbow", "loss": "ns+hs", "optimizer": "adagrad", "alpha": 0.1}
   one = train.run(_cfg(planted_path, **extra), str(tmp_path / "one"))
   base = json.loads(_cfg(planted_path, **extra).to_json())
-  proc = subprocess.run([sys.executable, "-c", _WORKER,
-                         json.dumps([(str(tmp_path / "four"), {"devices": 4})]),
-                         json.dumps(base)],
-                        cwd=REPO, env=_fake_devices_env(4), capture_output=True, text=True,
-                        timeout=300)
+  proc = _train_on_four_devices([(str(tmp_path / "four"), {"devices": 4})], base)
   assert proc.returncode == 0, proc.stderr[-3000:]
   _, four = formats.load_word2vec(str(tmp_path / "four" / "vectors.bin"))
   np.testing.assert_allclose(four, one["emb_in"], atol=1e-4, rtol=1e-3)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO, topic_gap
-from tests.test_parallel import _WORKER, _cfg, _fake_devices_env, _in_subprocess
+from tests.test_parallel import _cfg, _in_subprocess, _train_on_four_devices
 from w2v_jax import formats
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
@@ -49,9 +49,7 @@ def test_replicas_learn_and_are_deterministic(planted_path, tmp_path):
   runs = [(str(tmp_path / name), {"devices": n}) for name, n in
           (("two_a", 2), ("two_b", 2), ("four", 4))]
   base = json.loads(_cfg(planted_path, **extra).to_json())
-  proc = subprocess.run([sys.executable, "-c", _WORKER, json.dumps(runs), json.dumps(base)],
-                        cwd=REPO, env=_fake_devices_env(4), capture_output=True, text=True,
-                        timeout=300)
+  proc = _train_on_four_devices(runs, base)
   assert proc.returncode == 0, proc.stderr[-3000:]
   words, two_a = formats.load_word2vec(str(tmp_path / "two_a" / "vectors.bin"))
   _, two_b = formats.load_word2vec(str(tmp_path / "two_b" / "vectors.bin"))
@@ -107,9 +105,16 @@ print("resumed")
 
 def test_replicas_resume_a_crash_bit_for_bit(planted_path, tmp_path):
   cfg = _cfg(planted_path, devices=2, sync="dispatch", checkpoint_every=3)
-  proc = subprocess.run(
-      [sys.executable, "-c", _RESUME, cfg.to_json(), str(tmp_path / "full"),
-       str(tmp_path / "crashed")],
-      cwd=REPO, env=_fake_devices_env(2), capture_output=True, text=True, timeout=300)
+  proc = _in_subprocess(_RESUME, 2, [cfg.to_json(), str(tmp_path / "full"),
+                                     str(tmp_path / "crashed")])
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "resumed" in proc.stdout
+
+
+def test_dispatch_mode_has_its_own_defaults_unless_given():
+  assert (Config().steps_per_call, Config().dup_cap) == (64, 0.0)
+  assert (Config(sync="dispatch").steps_per_call, Config(sync="dispatch").dup_cap) == (128, 16.0)
+  given = Config(sync="dispatch", steps_per_call=32, dup_cap=0.0)
+  assert (given.steps_per_call, given.dup_cap) == (32, 0.0)
+  # A saved config reads back as it was written (resume compares these fields).
+  assert Config.from_json(Config(sync="dispatch").to_json()) == Config(sync="dispatch")

@@ -46,8 +46,8 @@ class Config:
   row_tokens: int = 1024           # centre words per row (windows see a halo on both sides)
   init_range: float = 0.5          # input vectors uniform in [-r, r)/dim; C 0.5, gensim 1.0
   skip_beyond: float = 0.0         # drop pair terms with |score| >= this (gensim: 6); 0 = exact
-  dup_cap: float = 0.0             # see model.damp_duplicates; 0 = plain summed updates
-  steps_per_call: int = 64         # micro-steps per jitted dispatch (lax.scan)
+  dup_cap: float | None = None     # see model.damp_duplicates; 0 = plain summed updates
+  steps_per_call: int | None = None  # micro-steps per jitted dispatch (lax.scan)
   devices: int = 1                 # data-parallel devices (0 = all); see w2v_jax/parallel.py
   sync: str = "step"               # devices: "step" (one synchronous step) or "dispatch"
   shard_tables: bool = False       # split the tables by rows over the devices (1/N memory each)
@@ -67,6 +67,17 @@ class Config:
   glove_power: float = 0.75        # glove.c's -alpha
   glove_eta: float = 0.05          # AdaGrad learning rate (glove.c -eta)
   glove_batch: int = 4096          # co-occurrence entries per synchronous AdaGrad step
+
+  def __post_init__(self):
+    # Defaults that depend on `sync` (None = the mode's default): replicas (sync="dispatch")
+    # merge once per dispatch, a dense V x D exchange worth it only over longer dispatches, and
+    # sum stale steps, so a burst of one word lands twice unless rows are capped
+    # (docs/performance.md). Otherwise 64 micro-steps per dispatch and no cap.
+    dispatch = self.sync == "dispatch"
+    if self.steps_per_call is None:
+      self.steps_per_call = 128 if dispatch else 64
+    if self.dup_cap is None:
+      self.dup_cap = 16.0 if dispatch else 0.0
 
   @property
   def rows(self) -> tuple[int, int]:

@@ -54,12 +54,12 @@ def subsample(stream: np.ndarray, keep_prob: np.ndarray, seed: int, epoch: int,
     # search per token; many: one cumulative count over the chunk.
     if sep_S.size < FEW_SEPS:
       sent_K = sentence + np.searchsorted(sep_S, kept)
-      # a sentence starts at the first kept token after a SEP (or at the first token ever)
-      starts = np.unique(np.searchsorted(kept, sep_S + 1))
-      starts = starts[starts < kept.size]
-      if kept.size and sent_K[0] != prev_sent and (starts.size == 0 or starts[0] != 0):
-        starts = np.concatenate([[0], starts])
-      starts = starts[(sent_K[starts] != np.where(starts > 0, sent_K[starts - 1], prev_sent))]
+      # A sentence starts at the first kept token after each SEP, and at the chunk's first
+      # kept token when the last chunk's sentence has ended.
+      starts = np.searchsorted(kept, sep_S + 1)
+      if kept.size and sent_K[0] != prev_sent:
+        starts = np.append(0, starts)
+      starts = np.unique(starts[starts < kept.size])
     else:
       sent_K = sentence + np.cumsum(s_C == SEP, dtype=np.int64)[kept]
       starts = np.flatnonzero(np.diff(sent_K, prepend=prev_sent) != 0)

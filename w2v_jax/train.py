@@ -188,18 +188,18 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   mngr = checkpoint.make_manager(workdir, cfg.keep_checkpoints)
   state, meta = resume.restore_or_init(workdir, mngr, vocab,
                                        lambda: init_state(cfg, vocab.size, tx))
+  (rows, row_tokens), steps = cfg.rows, cfg.steps_per_call
   if cfg.devices != 1:  # onto the device mesh; checkpoints and exports stay unpadded
     from w2v_jax import parallel  # pylint: disable=import-outside-toplevel
-    state = parallel.place_state(cfg, state, parallel.make_mesh(cfg.devices))
+    mesh = parallel.make_mesh(cfg.devices)
+    state = parallel.place_state(cfg, state, mesh)
+    rows = parallel.step_rows(cfg, mesh.size)  # --sync=dispatch: cfg.rows per replica
   # Only now, once the workdir is known to be ours to write, so a refused run touches nothing.
   writes = jax.process_index() == 0  # multi-process runs: one writer (w2v_jax/multihost.py)
   if writes:
     vocab_lib.save(vocab, os.path.join(workdir, "vocab.txt"))
     write_json(os.path.join(workdir, "config.json"), json.loads(cfg.to_json()))
 
-  (rows, row_tokens), steps = cfg.rows, cfg.steps_per_call
-  if cfg.devices != 1:  # --sync=dispatch: every replica takes cfg.rows of each micro-step
-    rows = parallel.step_rows(cfg, parallel.make_mesh(cfg.devices).size)
   per_call = steps * rows * row_tokens
   train_call = make_train_call(cfg, tx)
   writer = (metrics.MetricsWriter(workdir, tensorboard=tensorboard) if writes
