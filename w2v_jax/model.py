@@ -89,9 +89,9 @@ def make_batch(ids_BL, seg_BL, key, noise: tuple, *, window: int, negatives: int
   w = window
   b, l = ids_BL.shape
   t = l - 2 * w
-  # All the step's random words in one draw: on XLA:CPU each jax.random call (and each of
-  # randint / uniform) costs ~20 us per micro-step, whatever its size; three of them were
-  # ~25% of a CBOW step. Radius words first, then negatives' slot words, then their u words.
+  # All the step's random words in one ThreeFry draw (random_words): the split keys and
+  # jax.random.randint / uniform calls this replaced cost ~70 of a CBOW step's ~320 us on
+  # XLA:CPU. Radius words first, then the negatives' slot words, then their u words.
   ns = "ns" in loss.split("+")
   n_rad, n_neg = (b * t if shrink_window else 0), (b * t * negatives if ns else 0)
   bits = random_words(key, n_rad + 2 * n_neg)

@@ -85,8 +85,8 @@ def noise_alias(vocab: Vocab, exponent: float = 0.75) -> tuple[np.ndarray, np.nd
   Sampling is exact and O(1): draw a slot i uniformly and u ~ U[0, 1); the word is i if
   u < prob[i], else alias[i]. Two gathers on the device, where C reads a 1e8-entry table.
   The table has M = 2^k >= V slots (slots past V have probability 0 and always alias), so a
-  uniform slot is the top k bits of a random word: exact, and one shift where a modulo of
-  random bits cost XLA:CPU ~15% of a CBOW step. Returns (prob_M float32, alias_M int32).
+  uniform slot is the top k bits of a random word: one shift, and exact where a modulo would
+  be biased. Returns (prob_M float32, alias_M int32).
   """
   p = vocab.counts.astype(np.float64) ** exponent
   p = np.pad(p, (0, (1 << max(len(p) - 1, 0).bit_length()) - len(p)))
