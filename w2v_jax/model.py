@@ -14,7 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v_jax import huffman, losses
+from w2v_jax import context, huffman, losses
+from w2v_jax.context import offsets
 
 
 def init_params(key: jax.Array, vocab_size: int, dim: int, init_range: float = 0.5, *,
@@ -32,10 +33,6 @@ def init_params(key: jax.Array, vocab_size: int, dim: int, init_range: float = 0
   if positions:
     params["pos_OD"] = jnp.ones((positions, dim), jnp.float32)
   return params
-
-
-def offsets(window: int) -> list[int]:
-  return [o for o in range(-window, window + 1) if o != 0]
 
 
 def random_words(key: jax.Array, n: int) -> jax.Array:
@@ -239,17 +236,18 @@ def rows_loss(rows: dict, batch: dict, *, model: str, cbow_mean_grad: str = "wor
   w = o // 2
   in_BLD = rows["emb_in"]
   d = in_BLD.shape[-1]
-  ctx = [in_BLD[:, w + off:w + off + t] for off in offsets(w)]           # O x (B, T, D)
   out_kw = {"skip_beyond": skip_beyond, "sigmoid": sigmoid}
   if model == "sg":
-    x_NOD = jnp.stack(ctx, axis=2).reshape(b * t, o, d)
+    x_NOD = context.context_stack(in_BLD, w).reshape(b * t, o, d)
     per_NO = output_loss(x_NOD, rows, batch, **out_kw)
     m_NO = mask_BTO.reshape(b * t, o)
     return jnp.sum(jnp.where(m_NO, per_NO, 0.0)), jnp.sum(m_NO)
-  if "pos_OD" in rows:
-    ctx = [c * rows["pos_OD"][i] for i, c in enumerate(ctx)]
   m_BTO = mask_BTO.astype(in_BLD.dtype)
-  sum_BTD = sum(m_BTO[..., i, None] * c for i, c in enumerate(ctx))
+  if "pos_OD" in rows:  # pos_OD needs its own gradient: plain autodiff of the weighted slices
+    sum_BTD = sum(m_BTO[..., i, None] * in_BLD[:, w + off:w + off + t] * rows["pos_OD"][i]
+                  for i, off in enumerate(offsets(w)))
+  else:
+    sum_BTD = context.context_sum(in_BLD, m_BTO)
   count_BT1 = jnp.sum(m_BTO, axis=-1, keepdims=True)
   mean_BTD = sum_BTD / jnp.maximum(count_BT1, 1.0)
   if cbow_mean and cbow_mean_grad == "word2vec":  # value of the mean, gradient of the sum
