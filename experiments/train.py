@@ -124,6 +124,9 @@ def main(argv):
     raise common.W2VError("--num_processes > 1 needs --devices=0 (the devices of all processes)")
   from w2v_jax import multihost, train  # imports jax: only once the flags are known to be sane
   multihost.use_cpu_devices(cfg.devices)
+  if cfg.devices != 1 and cfg.sync == "dispatch":  # before jax starts its threads
+    from w2v_jax import replicas  # pylint: disable=import-outside-toplevel
+    replicas.keep_freed_memory()
   multihost.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
   print(f"training {cfg.model} (dim {cfg.dim}) on {cfg.corpus} into {FLAGS.workdir}", flush=True)
   out = train.run(cfg, FLAGS.workdir, overwrite=FLAGS.overwrite, save_text=FLAGS.save_text,

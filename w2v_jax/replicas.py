@@ -2,8 +2,13 @@
 
 The CPU counterpart of word2vec.c's Hogwild threads (docs/performance.md): one XLA:CPU program
 keeps about 1.2 of 2 cores busy, two replicas on two CPU devices keep both busy, and the price
-is one dense merge of the tables per dispatch.
+is one dense merge of the tables per dispatch. In one process the merge copies each replica's
+tables to the other devices and sums them there (_CopyMerge: XLA:CPU's collectives move ~1 GB/s
+here); across processes it is a reduce-scatter and an all-gather inside the step (_merge).
 """
+
+import ctypes
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +19,26 @@ from w2v_jax import parallel
 from w2v_jax.config import Config
 
 AXIS = parallel.AXIS
+
+
+def keep_freed_memory() -> bool:
+  """Lets glibc's malloc keep freed table-sized buffers for reuse (call before jax starts).
+
+  The copy merge (_CopyMerge) allocates and frees a few table-sized buffers per dispatch. By
+  default glibc maps each such buffer afresh and unmaps it when freed, and the kernel
+  zero-fills every page on first touch: ~1M page faults in a 30 s run. Without mmap, with no
+  trimming and one arena, freed buffers are reused: CBOW, part00, 2 replicas x 256 steps, A/B
+  753K -> 936K centre slots/s, page faults 1.0M -> 0.14M (docs/performance.md). The cost is
+  that the process keeps its peak heap. False (nothing changed) where libc is not glibc.
+  """
+  try:
+    libc = ctypes.CDLL("libc.so.6")
+  except OSError:
+    return False
+  m_trim_threshold, m_mmap_max, m_arena_max = -1, -4, -8  # glibc's malloc.h
+  return all(libc.mallopt(opt, value) == 1 for opt, value in
+             ((m_mmap_max, 0), (m_trim_threshold, 2**31 - 1), (m_arena_max, 1)))
+
 
 def _merge(new, old, n: int):
   """old + the sum over replicas of (new - old), identical on every device.
@@ -44,32 +69,82 @@ def make_train_call(cfg: Config, tx, mesh: Mesh):
   parallel.check(cfg, mesh)
   micro_step = train.make_micro_step(cfg, tx)
 
-  def body(state, ids_SbL, seg_SbL, progress_S, noise, tree):
+  def body(state, ids_SbL, seg_SbL, progress_S, noise, tree, merge: bool):
     # Each replica its own random stream: fold the device index into the run's key.
     key = jax.random.wrap_key_data(state.rng, impl=train.RNG_IMPL)
     rng = jax.random.key_data(jax.random.fold_in(key, jax.lax.axis_index(AXIS)))
     (local, _, _), (loss_S, n_S, lr_S) = jax.lax.scan(
         micro_step, (state._replace(rng=rng), noise, tree), (ids_SbL, seg_SbL, progress_S))
+    done = done_stats = jax.lax.psum(
+        jnp.stack([loss_S.sum(), n_S.sum().astype(jnp.float32)]), AXIS)
+    stats = {"loss_sum": done_stats[0], "examples": done_stats[1].astype(jnp.int32),
+             "lr": lr_S[-1]}
+    if not merge:  # every replica's own tables, merged outside (_CopyMerge)
+      return local.params, local.step, stats
     # One collective at a time, in a fixed order (each waits on the previous one's result):
     # XLA:CPU runs collectives on its worker threads, and two independent ones in flight on
     # one device could hold every worker while the other device still needs one (a hang seen
     # with 2 devices on 2 cores).
-    done = done_stats = jax.lax.psum(
-        jnp.stack([loss_S.sum(), n_S.sum().astype(jnp.float32)]), AXIS)
     params = {}
     for name in sorted(local.params):
       new, _ = jax.lax.optimization_barrier((local.params[name], done))
       params[name] = done = _merge(new, state.params[name], mesh.size)
-    stats = {"loss_sum": done_stats[0], "examples": done_stats[1].astype(jnp.int32),
-             "lr": lr_S[-1]}
     return train.TrainState(params, state.opt_state, local.step, state.rng), stats
 
-  def train_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
-    data = P(None, AXIS, None)
-    # check_vma=False: every replica ends the dispatch with the same tables (old + one psum).
-    step = jax.shard_map(body, mesh=mesh, in_specs=(P(), data, data, P(), P(), P()),
-                         out_specs=(P(), P()), check_vma=False)
+  data = P(None, AXIS, None)
+  if jax.process_count() > 1:  # devices of other processes: XLA's collectives do the merge
+    def train_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
+      # check_vma=False: every replica ends the dispatch with the same tables (old + one psum).
+      step = jax.shard_map(functools.partial(body, merge=True), mesh=mesh,
+                           in_specs=(P(), data, data, P(), P(), P()), out_specs=(P(), P()),
+                           check_vma=False)
+      return step(state, ids_SBL, seg_SBL, progress_S, noise, tree)
+
+    return parallel._OnMesh(  # pylint: disable=protected-access
+        jax.jit(train_call, donate_argnums=0), mesh)
+
+  def local_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
+    # Each replica's tables come back as its block of a (n * V, D) array: no collective.
+    step = jax.shard_map(functools.partial(body, merge=False), mesh=mesh,
+                         in_specs=(P(), data, data, P(), P(), P()),
+                         out_specs=(P(AXIS), P(), P()), check_vma=False)
     return step(state, ids_SBL, seg_SBL, progress_S, noise, tree)
 
-  return parallel._OnMesh(  # pylint: disable=protected-access
-      jax.jit(train_call, donate_argnums=0), mesh)
+  return _CopyMerge(parallel._OnMesh(jax.jit(local_call), mesh),  # pylint: disable=protected-access
+                    mesh)
+
+
+@functools.partial(jax.jit, donate_argnums=1)
+def _sum_replicas(locals_, old):
+  """Σ_r local_r − (n − 1)·old on one device, summed in device order (the same on all)."""
+  return sum(locals_[1:], locals_[0]) - (len(locals_) - 1) * old
+
+
+class _CopyMerge:
+  """The dispatch's replica tables merged by copying each to the other devices (device_put)
+  and summing there, instead of XLA:CPU's collectives: on the 2-core machine an all-reduce
+  of part00's two 68K x 100 tables took ~65 ms (about 1 GB/s), the copies and sums ~5-15 ms
+  (docs/performance.md). Single-process only: every device must be addressable."""
+
+  def __init__(self, local_fn, mesh):
+    self._local, self._mesh = local_fn, mesh
+
+  def _merge(self, local_nVD, old_VD):
+    devices = list(self._mesh.devices.flat)
+    mine = {s.device: s.data for s in local_nVD.addressable_shards}
+    old = {s.device: s.data for s in old_VD.addressable_shards}
+    # Every copy is made before any sum, which frees the old tables (donated).
+    copies = [[mine[e] if e == d else jax.device_put(mine[e], d) for e in devices]
+              for d in devices]
+    merged = [_sum_replicas(c, old[d]) for c, d in zip(copies, devices)]
+    return jax.make_array_from_single_device_arrays(old_VD.shape, old_VD.sharding, merged)
+
+  def __call__(self, state, *args):
+    params, step, stats = self._local(state, *args)
+    merged = {k: self._merge(params[k], state.params[k]) for k in sorted(params)}
+    return state._replace(params=merged, step=step), stats
+
+  def lower(self, state, *args):
+    lowered = self._local.lower(state, *args)
+    return parallel._Lowered(  # pylint: disable=protected-access
+        lambda: _CopyMerge(lowered.compile(), self._mesh), lowered)
