@@ -37,7 +37,7 @@ flags.DEFINE_integer("epochs", _D.epochs, "Passes over the corpus (--model=glove
 flags.DEFINE_float("alpha", None, "Starting learning rate (default 0.025 for sg, 0.05 for cbow).")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Centre words per synchronous SGD step.")
 flags.DEFINE_integer("steps_per_call", None, "SGD steps per jitted dispatch (default "
-                     "64; 128 with --sync=dispatch).")
+                     "64; with --sync=dispatch 128, or 256 for cbow).")
 flags.DEFINE_integer("row_tokens", _D.row_tokens, "Centre words per row of a step; --devices "
                      "split a step's rows, so batch_size / row_tokens must divide by them.")
 flags.DEFINE_integer("devices", _D.devices, "Data-parallel devices (0 = all); docs/scaling.md.")
@@ -68,8 +68,8 @@ flags.DEFINE_string("sigmoid", _D.sigmoid, "exact, or c_table: gradients from wo
 flags.DEFINE_bool("cbow_position_weights", _D.cbow_position_weights, "CBOW: learned per-position "
                   "weights on the context vectors (fastText's cc vectors, Mikolov et al. 2018).")
 flags.DEFINE_float("dup_cap", None, "Cap a row's summed step at this many single updates "
-                   "when it repeats within a batch (default 0 = plain sum, as word2vec; 16 "
-                   "with --sync=dispatch).")
+                   "when it repeats within a batch (default 0 = plain sum, as word2vec; with "
+                   "--sync=dispatch 16, or 4 for cbow).")
 flags.DEFINE_float("skip_beyond", _D.skip_beyond, "Drop pair terms with |score| >= this (gensim "
                    "skips at 6); 0 = exact loss everywhere.")
 flags.DEFINE_float("init_range", _D.init_range, "Input vectors start uniform in [-r, r)/dim "

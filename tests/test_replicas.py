@@ -114,6 +114,8 @@ def test_replicas_resume_a_crash_bit_for_bit(planted_path, tmp_path):
 def test_dispatch_mode_has_its_own_defaults_unless_given():
   assert (Config().steps_per_call, Config().dup_cap) == (64, 0.0)
   assert (Config(sync="dispatch").steps_per_call, Config(sync="dispatch").dup_cap) == (128, 16.0)
+  cbow = Config(sync="dispatch", model="cbow")
+  assert (cbow.steps_per_call, cbow.dup_cap) == (256, 4.0)
   given = Config(sync="dispatch", steps_per_call=32, dup_cap=0.0)
   assert (given.steps_per_call, given.dup_cap) == (32, 0.0)
   # A saved config reads back as it was written (resume compares these fields).

@@ -69,15 +69,17 @@ class Config:
   glove_batch: int = 4096          # co-occurrence entries per synchronous AdaGrad step
 
   def __post_init__(self):
-    # Defaults that depend on `sync` (None = the mode's default): replicas (sync="dispatch")
-    # merge once per dispatch, a dense V x D exchange worth it only over longer dispatches, and
-    # sum stale steps, so a burst of one word lands twice unless rows are capped
-    # (docs/performance.md). Otherwise 64 micro-steps per dispatch and no cap.
-    dispatch = self.sync == "dispatch"
+    # Defaults that depend on `sync` and the model (None = the mode's default): replicas
+    # (sync="dispatch") merge once per dispatch, a dense V x D exchange worth it only over longer
+    # dispatches, and sum stale steps, so a burst of one word lands twice unless rows are capped
+    # (docs/performance.md). CBOW's step is cheap, so its replicas take 256 micro-steps per
+    # merge, and a tighter cap: on part00 (seed 0) cap 16 gave analogy 0.0947, 8 0.0964, 4 0.1017,
+    # 2 0.1009 (one device 0.1031). Otherwise 64 micro-steps per dispatch and no cap.
+    dispatch, cbow = self.sync == "dispatch", self.model == "cbow"
     if self.steps_per_call is None:
-      self.steps_per_call = 128 if dispatch else 64
+      self.steps_per_call = (256 if cbow else 128) if dispatch else 64
     if self.dup_cap is None:
-      self.dup_cap = 16.0 if dispatch else 0.0
+      self.dup_cap = (4.0 if cbow else 16.0) if dispatch else 0.0
 
   @property
   def rows(self) -> tuple[int, int]:
