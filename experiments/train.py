@@ -11,7 +11,7 @@ import os
 from absl import flags
 
 from experiments import common
-from w2v_jax import config, evaluate
+from w2v_jax import config
 from w2v_jax.config import Config
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,6 +122,9 @@ def main(argv):
   cfg = Config(**values).validate()
   if FLAGS.num_processes > 1 and cfg.devices == 1:
     raise common.W2VError("--num_processes > 1 needs --devices=0 (the devices of all processes)")
+  if not cfg.phrases and not cfg.id_file:  # count the corpus while jax starts (corpus.prefetch)
+    from w2v_jax import corpus  # pylint: disable=import-outside-toplevel
+    corpus.prefetch(corpus.expand(cfg.corpus))
   from w2v_jax import multihost, train  # imports jax: only once the flags are known to be sane
   multihost.use_cpu_devices(cfg.devices)
   if cfg.devices != 1 and cfg.sync == "dispatch":  # before jax starts its threads
@@ -138,6 +141,7 @@ def main(argv):
         f"(vocabulary {out['vocab_seconds']:.1f}s, compile {out['compile_seconds']:.1f}s, "
         f"training {out['train_seconds']:.1f}s); vectors in "
         f"{os.path.join(FLAGS.workdir, 'vectors.bin')}")
+  from w2v_jax import evaluate  # pylint: disable=import-outside-toplevel (scipy: ~0.2 s)
   if FLAGS.eval:
     # eval.json: the `in` vectors' report at the top (as before), and one per exported kind.
     reports = {kind: evaluate.evaluate(out["words"], vectors, evaluate.DEFAULT_ANALOGIES,

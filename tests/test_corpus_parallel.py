@@ -62,3 +62,21 @@ def test_a_binary_file_is_refused_by_the_workers_too(tmp_path, monkeypatch):
   path = _write(tmp_path / "bin.txt", b"\0\1\2 " * 5000)
   with pytest.raises(corpus.W2VError, match="binary"):
     corpus.encode([path], workers=2)
+
+
+def test_prefetch_is_collected_by_encode_and_only_for_unchanged_files(tmp_path, monkeypatch):
+  monkeypatch.setattr(corpus, "PARALLEL_BYTES", 0)
+  paths = _corpus(tmp_path)
+  want = corpus.encode(paths, workers=1)
+  corpus.prefetch(paths, workers=2)
+  assert len(corpus._PREFETCHED) == 1
+  got = corpus.encode(paths, workers=1)  # collects the prefetch (read by 2 workers)
+  assert not corpus._PREFETCHED
+  np.testing.assert_array_equal(got[0], want[0])
+  assert got[1] == want[1]
+  # A file changed after the prefetch is read again, not served stale.
+  corpus.prefetch(paths, workers=2)
+  with open(paths[0], "ab") as f:
+    f.write(b" brandnewword\n")
+  assert "brandnewword" in corpus.encode(paths, workers=1)[1]
+  assert not corpus._PREFETCHED  # the stale prefetch's workers are stopped

@@ -114,17 +114,36 @@ def encode(paths: list[str], workers: int = 0) -> tuple[np.ndarray, list[str], n
   Id 0 is the sentence-end marker. Memory is 4 bytes per token plus the distinct words.
   Plain-text corpora of PARALLEL_BYTES or more are read by `workers` processes (0: one per
   CPU available, at most 4), each its own byte range; the result is the same as one pass.
+  A `prefetch` of the same unchanged files is collected instead of reading them again.
   """
-  workers = workers or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                           else os.cpu_count() or 1)
-  ranges = _ranges(paths, workers)
-  if len(ranges) > 1:
-    return _encode_parallel(ranges)
+  started = _PREFETCHED.pop(_fingerprint(paths), None)
+  for key in [k for k in _PREFETCHED if [p for p, _, _ in k] == list(paths)]:
+    _PREFETCHED.pop(key)[0].terminate()  # a prefetch of files changed since: stale
+  if started is None:
+    started = _start(paths, workers)
+  if started is not None:
+    return _collect(*started)
   ids_of = new_ids()
   pieces = list(id_pieces(paths, ids_of))
   ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
   counts = np.bincount(ids, minlength=len(ids_of)).astype(np.int64)
   return ids, list(ids_of), counts
+
+
+_PREFETCHED = {}  # _fingerprint(paths) -> what _start returned
+
+
+def prefetch(paths: list[str], workers: int = 0) -> None:
+  """Starts encode(paths)'s worker processes now and returns; encode(paths) later collects
+  their result. A script calls it before importing jax, so the counting overlaps jax's start
+  (~1 s) and the workers fork from a process with no threads yet. No-op for small corpora."""
+  started = _start(paths, workers)
+  if started is not None:
+    _PREFETCHED[_fingerprint(paths)] = started
+
+
+def _fingerprint(paths: list[str]) -> tuple:
+  return tuple((p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths)
 
 
 # Below this many bytes of plain text a corpus is read in this process: starting the workers
@@ -178,14 +197,27 @@ def _encode_ranges(ranges: list[tuple[str, int, int | None]]) -> tuple[np.ndarra
   return (np.concatenate(pieces) if pieces else np.zeros(0, np.int32)), list(ids_of)
 
 
-def _encode_parallel(shares) -> tuple[np.ndarray, list[str], np.ndarray]:
-  """encode() over worker processes: each share's words are renumbered in share order, which
-  is their first appearance in the whole corpus, so the result equals one pass."""
+def _start(paths: list[str], workers: int):
+  """(pool, pending result) of the worker processes reading `paths`, or None for one pass."""
+  workers = workers or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                           else os.cpu_count() or 1)
+  shares = _ranges(paths, workers)
+  if len(shares) < 2:
+    return None
   # Forked workers start in ~10 ms and run only file reads, str.split, dicts and numpy (no
   # jax), so threads of this process (XLA's) do not matter to them; spawn or forkserver would
   # re-import the main module in each worker (~0.4 s for experiments.train).
-  with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
-    results = pool.map(_encode_ranges, shares)
+  pool = multiprocessing.get_context("fork").Pool(len(shares))
+  return pool, pool.map_async(_encode_ranges, shares)
+
+
+def _collect(pool, pending) -> tuple[np.ndarray, list[str], np.ndarray]:
+  """encode()'s result from the workers: each share's words are renumbered in share order,
+  which is their first appearance in the whole corpus, so it equals one pass."""
+  try:
+    results = pending.get()
+  finally:
+    pool.terminate()
   ids_of = new_ids()
   lookup = ids_of.__getitem__
   parts = []
