@@ -50,33 +50,42 @@ def subsample(stream: np.ndarray, keep_prob: np.ndarray, seed: int, epoch: int,
     kept = np.flatnonzero(u_C < keep_ext[s_C])
     del u_C
     sep_S = np.flatnonzero(s_C == SEP)
-    # Sentence of each kept token: SEPs before it. Few SEPs (text8-style lines): a binary
-    # search per token; many: one cumulative count over the chunk.
+    # Sentence of a kept token: SEPs before it. Few SEPs (text8-style lines): binary searches
+    # for the chunk's first and last kept tokens only; many: one cumulative count over it.
     if sep_S.size < FEW_SEPS:
-      sent_K = sentence + np.searchsorted(sep_S, kept)
       # A sentence starts at the first kept token after each SEP, and at the chunk's first
       # kept token when the last chunk's sentence has ended.
       starts = np.searchsorted(kept, sep_S + 1)
-      if kept.size and sent_K[0] != prev_sent:
+      if kept.size and sentence + int(np.searchsorted(sep_S, kept[0])) != prev_sent:
         starts = np.append(0, starts)
       starts = np.unique(starts[starts < kept.size])
+      last_sent = sentence + int(np.searchsorted(sep_S, kept[-1])) if kept.size else prev_sent
     else:
       sent_K = sentence + np.cumsum(s_C == SEP, dtype=np.int64)[kept]
       starts = np.flatnonzero(np.diff(sent_K, prepend=prev_sent) != 0)
+      last_sent = int(sent_K[-1]) if kept.size else prev_sent
+      del sent_K
     sentence += int(sep_S.size)
     head = int(starts[0]) if starts.size else kept.size                # tokens continuing the
     # Index of each kept token in its sentence: its position minus its sentence's first one
-    # (the tokens before the chunk's first start continue the last chunk's sentence).
-    first_K = np.zeros(kept.size, np.int64)
+    # (the tokens before the chunk's first start continue the last chunk's sentence). int32
+    # throughout (a chunk holds < 2^31 tokens): the first epoch's fresh pages cost more than
+    # the arithmetic, and int64 temporaries doubled them.
+    first_K = np.zeros(kept.size, np.int32)
     first_K[starts] = starts
-    first_K = np.maximum.accumulate(first_K) if kept.size else first_K
-    idx_K = np.arange(kept.size, dtype=np.int64) - first_K
+    if kept.size:
+      np.maximum.accumulate(first_K, out=first_K)
+    idx_K = np.arange(kept.size, dtype=np.int32)
+    idx_K -= first_K
     idx_K[:head] += index
     # word2vec.c: a new segment at each sentence start and after every max_sentence kept words.
-    seg_K = segment + np.cumsum(idx_K % max_sentence == 0)
-    if kept.size:
-      prev_sent, index, segment = int(sent_K[-1]), int(idx_K[-1]) + 1, int(seg_K[-1])
-    parts.add(tokens=s_C[kept], segments=seg_K, positions=kept + a)
+    seg_K = np.cumsum(idx_K % max_sentence == 0, dtype=np.int32)
+    seg_K += segment
+    if kept.size:  # only idx % max_sentence is ever used: carried reduced, it stays small
+      prev_sent, index, segment = last_sent, (int(idx_K[-1]) + 1) % max_sentence, int(seg_K[-1])
+    positions = kept.astype(pos_dtype)
+    positions += a
+    parts.add(tokens=s_C[kept], segments=seg_K, positions=positions)
   return Epoch(**parts.finish(), stream_len=int(n_stream))
 
 
@@ -90,7 +99,7 @@ class _Parts:
 
   def add(self, **arrays) -> None:
     for k, a in arrays.items():
-      a = a.astype(self.dtypes[k])
+      a = a.astype(self.dtypes[k], copy=False)
       if self.files:
         self.files[k].write(a.tobytes())
       else:
