@@ -41,6 +41,40 @@ def test_replica_merge_adds_every_replicas_change_on_every_device():
   assert "merged" in proc.stdout
 
 
+_HOST_VS_COLLECTIVE = """
+import numpy as np, jax
+from w2v_jax import parallel, replicas, train
+from w2v_jax.config import Config
+cfg = Config(corpus="x", model="MODEL", dim=8, window=2, negatives=2, batch_size=16,
+             steps_per_call=3, devices=2, sync="dispatch").validate()
+mesh, tx, v = parallel.make_mesh(2), train.make_optimizer(cfg), 50
+rng = np.random.default_rng(0)
+noise = (np.full(64, 1.0, np.float32), np.arange(64, dtype=np.int32) % v)
+out = {}
+for merge in ("host", "collective"):
+  state = parallel.place_state(cfg, train.init_state(cfg, v, tx), mesh)
+  step = replicas.make_train_call(cfg, tx, mesh, merge=merge)
+  rng = np.random.default_rng(0)
+  for call in range(4):
+    ids = rng.integers(0, v, (3, 2, 20)).astype(np.int32)
+    state, _ = step(state, ids, np.zeros_like(ids), np.full(3, call / 4, np.float32), noise)
+  out[merge] = jax.tree.map(np.asarray, state.params)
+for k in out["host"]:
+  assert np.abs(out["host"][k]).sum() > 0
+  np.testing.assert_allclose(out["host"][k], out["collective"][k], rtol=1e-5, atol=1e-6)
+print("same")
+"""
+
+
+@pytest.mark.parametrize("model", ["sg", "cbow"])
+def test_host_merge_equals_the_collective_merge(model):
+  """The single-process merge (device views, summed per device) and the in-step collectives
+  (multi-process runs, accelerators) give the same tables."""
+  proc = _in_subprocess(_HOST_VS_COLLECTIVE.replace("MODEL", model))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "same" in proc.stdout
+
+
 def test_replicas_learn_and_are_deterministic(planted_path, tmp_path):
   """--sync=dispatch: each device trains its own rows and the changes are summed per
   dispatch. A different algorithm from one synchronous step (vectors depend on the device

@@ -2,15 +2,17 @@
 
 The CPU counterpart of word2vec.c's Hogwild threads (docs/performance.md): one XLA:CPU program
 keeps about 1.2 of 2 cores busy, two replicas on two CPU devices keep both busy, and the price
-is one dense merge of the tables per dispatch. In one process the merge copies each replica's
-tables to the other devices and sums them there (_CopyMerge: XLA:CPU's collectives move ~1 GB/s
-here); across processes it is a reduce-scatter and an all-gather inside the step (_merge).
+is one dense merge of the tables per dispatch. On the CPU devices of one process each device
+reads the others' tables from host memory and sums them (_HostMerge: XLA:CPU's collectives move
+~1 GB/s here); across processes, or on accelerators, it is a reduce-scatter and an all-gather
+inside the step (_merge).
 """
 
 import ctypes
 import functools
 
 import jax
+import numpy as np
 import jax.numpy as jnp
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
@@ -24,7 +26,7 @@ AXIS = parallel.AXIS
 def keep_freed_memory() -> bool:
   """Lets glibc's malloc keep freed table-sized buffers for reuse (call before jax starts).
 
-  The copy merge (_CopyMerge) allocates and frees a few table-sized buffers per dispatch. By
+  The copy merge (_HostMerge) allocates and frees a few table-sized buffers per dispatch. By
   default glibc maps each such buffer afresh and unmaps it when freed, and the kernel
   zero-fills every page on first touch: ~1M page faults in a 30 s run. Without mmap, with no
   trimming and one arena, freed buffers are reused: CBOW, part00, 2 replicas x 256 steps, A/B
@@ -55,7 +57,7 @@ def _merge(new, old, n: int):
   return jax.lax.all_gather(mine, AXIS, tiled=True)
 
 
-def make_train_call(cfg: Config, tx, mesh: Mesh):
+def make_train_call(cfg: Config, tx, mesh: Mesh, merge: str = "auto"):
   """train.make_train_call's step as local SGD (--sync=dispatch): every device is a replica that
   trains its own rows of each micro-step on its own copy of the tables for the whole dispatch,
   then the replicas' changes are summed into the shared tables: new = old + psum(local - old).
@@ -64,6 +66,8 @@ def make_train_call(cfg: Config, tx, mesh: Mesh):
   threads' updates seen once per dispatch instead of at random moments; on CPU it is what
   keeps every core busy (docs/performance.md). Vectors depend on the device count (like C's
   -threads), are deterministic for a given count, and with one device equal sync=step.
+  `merge`: "host" (_HostMerge), "collective" (_merge inside the step) or "auto" (host for the
+  CPU devices of one process).
   """
   from w2v_jax import train  # pylint: disable=import-outside-toplevel (train imports us lazily)
   parallel.check(cfg, mesh)
@@ -79,7 +83,7 @@ def make_train_call(cfg: Config, tx, mesh: Mesh):
         jnp.stack([loss_S.sum(), n_S.sum().astype(jnp.float32)]), AXIS)
     stats = {"loss_sum": done_stats[0], "examples": done_stats[1].astype(jnp.int32),
              "lr": lr_S[-1]}
-    if not merge:  # every replica's own tables, merged outside (_CopyMerge)
+    if not merge:  # every replica's own tables, merged outside (_HostMerge)
       return local.params, local.step, stats
     # One collective at a time, in a fixed order (each waits on the previous one's result):
     # XLA:CPU runs collectives on its worker threads, and two independent ones in flight on
@@ -92,7 +96,12 @@ def make_train_call(cfg: Config, tx, mesh: Mesh):
     return train.TrainState(params, state.opt_state, local.step, state.rng), stats
 
   data = P(None, AXIS, None)
-  if jax.process_count() > 1:  # devices of other processes: XLA's collectives do the merge
+  # Devices of other processes, or accelerators (their collectives are fast): XLA's
+  # collectives do the merge inside the step. CPU devices of this process: _HostMerge.
+  if merge == "auto":
+    host = jax.process_count() == 1 and mesh.devices.flat[0].platform == "cpu"
+    merge = "host" if host else "collective"
+  if merge == "collective":
     def train_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
       # check_vma=False: every replica ends the dispatch with the same tables (old + one psum).
       step = jax.shard_map(functools.partial(body, merge=True), mesh=mesh,
@@ -110,7 +119,7 @@ def make_train_call(cfg: Config, tx, mesh: Mesh):
                          out_specs=(P(AXIS), P(), P()), check_vma=False)
     return step(state, ids_SBL, seg_SBL, progress_S, noise, tree)
 
-  return _CopyMerge(parallel._OnMesh(jax.jit(local_call), mesh),  # pylint: disable=protected-access
+  return _HostMerge(parallel._OnMesh(jax.jit(local_call), mesh),  # pylint: disable=protected-access
                     mesh)
 
 
@@ -120,11 +129,12 @@ def _sum_replicas(locals_, old):
   return sum(locals_[1:], locals_[0]) - (len(locals_) - 1) * old
 
 
-class _CopyMerge:
-  """The dispatch's replica tables merged by copying each to the other devices (device_put)
-  and summing there, instead of XLA:CPU's collectives: on the 2-core machine an all-reduce
-  of part00's two 68K x 100 tables took ~65 ms (about 1 GB/s), the copies and sums ~5-15 ms
-  (docs/performance.md). Single-process only: every device must be addressable."""
+class _HostMerge:
+  """The dispatch's replica tables merged by handing each to the other devices and summing
+  there, instead of XLA:CPU's collectives: on the 2-core machine an all-reduce of part00's two
+  68K x 100 tables took ~65 ms (about 1 GB/s), this merge ~11 ms (docs/performance.md).
+  Single-process CPU devices only: every device must be addressable, and a numpy view of one
+  device's buffer must be readable by the others (host memory)."""
 
   def __init__(self, local_fn, mesh):
     self._local, self._mesh = local_fn, mesh
@@ -133,10 +143,14 @@ class _CopyMerge:
     devices = list(self._mesh.devices.flat)
     mine = {s.device: s.data for s in local_nVD.addressable_shards}
     old = {s.device: s.data for s in old_VD.addressable_shards}
-    # Every copy is made before any sum, which frees the old tables (donated).
-    copies = [[mine[e] if e == d else jax.device_put(mine[e], d) for e in devices]
-              for d in devices]
-    merged = [_sum_replicas(c, old[d]) for c, d in zip(copies, devices)]
+    # Another device's table reaches this one without a copy: on the CPU np.asarray is a view of
+    # the buffer (it waits for the dispatch to finish) and device_put of a numpy array aliases
+    # it, keeping it alive. A/B, CBOW 2 replicas x 256 steps on part00: 1.36-1.46M centre
+    # slots/s with jax.device_put's copies, 1.47-1.63M with these views. (Every view is made
+    # before any sum, which frees the old tables: they are donated.)
+    views = [[mine[e] if e == d else jax.device_put(np.asarray(mine[e]), d) for e in devices]
+             for d in devices]
+    merged = [_sum_replicas(v, old[d]) for v, d in zip(views, devices)]
     return jax.make_array_from_single_device_arrays(old_VD.shape, old_VD.sharding, merged)
 
   def __call__(self, state, *args):
@@ -147,4 +161,4 @@ class _CopyMerge:
   def lower(self, state, *args):
     lowered = self._local.lower(state, *args)
     return parallel._Lowered(  # pylint: disable=protected-access
-        lambda: _CopyMerge(lowered.compile(), self._mesh), lowered)
+        lambda: _HostMerge(lowered.compile(), self._mesh), lowered)
