@@ -35,6 +35,10 @@ flags.DEFINE_float("phrase_threshold", _D.phrase_threshold, "word2phrase thresho
 flags.DEFINE_integer("epochs", _D.epochs, "Passes over the corpus (--model=glove: passes over "
                      "the co-occurrences, default 15).")
 flags.DEFINE_float("alpha", None, "Starting learning rate (default 0.025 for sg, 0.05 for cbow).")
+flags.DEFINE_float("lr_progress_scale", _D.lr_progress_scale, "The learning rate decays as if "
+                   "progress were this times the true one, ending at alpha * (1 - this); 0.5 "
+                   "reproduces gensim 4.4's corpus_file mode with 2 workers (default 1: "
+                   "word2vec.c's decay to ~0).")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Centre words per synchronous SGD step.")
 flags.DEFINE_integer("steps_per_call", None, "SGD steps per jitted dispatch (default "
                      "64; with --sync=dispatch 128, or 256 for cbow).")
@@ -105,7 +109,7 @@ flags.DEFINE_list("show_neighbors", ["king", "france", "computer"], "Words to pr
 FLAGS = flags.FLAGS
 _FIELDS = ("corpus", "model", "dim", "window", "negatives", "sample", "min_count", "max_vocab",
            "phrases", "phrase_threshold",
-           "epochs", "alpha", "batch_size", "steps_per_call", "ns_exponent", "shrink_window",
+           "epochs", "alpha", "lr_progress_scale", "batch_size", "steps_per_call", "ns_exponent", "shrink_window",
            "row_tokens", "devices", "sync", "shard_tables", "id_file",
            "cbow_mean_grad", "loss", "cbow_mean", "sigmoid", "cbow_position_weights",
            "dup_cap", "skip_beyond", "init_range", "seed", "checkpoint_every", "checkpoint_secs",

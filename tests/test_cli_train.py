@@ -87,6 +87,7 @@ def test_different_configuration_is_refused_and_nothing_is_touched(trained):
     ("--sample=-0.1", "--sample"), ("--alpha=0", "--alpha"), ("--alpha=-1", "--alpha"),
     ("--epochs=0", "--epochs"), ("--model=glove2", "--model"), ("--dim=abc", "dim"),
     ("--loss=hs", "--negatives=0"), ("--sigmoid=fast", "--sigmoid"),
+    ("--lr_progress_scale=0", "--lr_progress_scale"), ("--lr_progress_scale=2", "--lr_progress_scale"),
 ])
 def test_nonsense_flags(planted_path, tmp_path, flag, fragment):
   proc = _train(f"--corpus={planted_path}", f"--workdir={tmp_path}/w", flag)

@@ -101,6 +101,9 @@ def test_lr_decays_linearly_to_the_floor():
   assert float(train.word2vec_lr(0.025, 0.0, 1e-4)) == pytest.approx(0.025)
   assert float(train.word2vec_lr(0.025, 0.5, 1e-4)) == pytest.approx(0.0125)
   assert float(train.word2vec_lr(0.025, 1.0, 1e-4)) == pytest.approx(0.025 * 1e-4)
+  # --lr_progress_scale=0.5: gensim corpus_file's 2-worker schedule ends at half the start.
+  assert float(train.word2vec_lr(0.05, 1.0, 1e-4, 0.5)) == pytest.approx(0.025)
+  assert float(train.word2vec_lr(0.05, 0.5, 1e-4, 0.5)) == pytest.approx(0.0375)
 
 
 def _cfg(corpus, **kw):

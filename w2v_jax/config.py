@@ -34,6 +34,7 @@ class Config:
   epochs: int = 5                  # word2vec.c -iter 5, gensim epochs=5
   alpha: float | None = None       # None = the word2vec.c default for `model`
   min_alpha_ratio: float = 1e-4    # word2vec.c floors alpha at starting_alpha * 1e-4
+  lr_progress_scale: float = 1.0   # the schedule's progress x this (0.5: gensim corpus_file, 2 workers)
   ns_exponent: float = 0.75        # noise distribution count^0.75 (word2vec.c InitUnigramTable)
   shrink_window: bool = True       # word2vec.c's dynamic window; False = always the full radius
   cbow_mean_grad: str = "word2vec"  # "word2vec": full error to every context row; "autodiff"
@@ -126,6 +127,8 @@ class Config:
         (self.epochs > 0, f"--epochs must be > 0, got {self.epochs}"),
         (self.alpha is None or self.alpha > 0, f"--alpha must be > 0, got {self.alpha}"),
         (0 <= self.min_alpha_ratio <= 1, "min_alpha_ratio must be in [0, 1]"),
+        (0 < self.lr_progress_scale <= 1,
+         f"--lr_progress_scale must be in (0, 1], got {self.lr_progress_scale}"),
         (self.init_range > 0, f"--init_range must be > 0, got {self.init_range}"),
         (self.cbow_mean_grad in ("word2vec", "autodiff"),
          f"--cbow_mean_grad must be word2vec|autodiff, got {self.cbow_mean_grad!r}"),

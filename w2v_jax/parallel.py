@@ -193,7 +193,7 @@ def make_train_call(cfg: Config, tx, mesh: Mesh):
     else:
       rows_ = model.gather_rows(state.params, batch)
     (loss_sum, examples), grads = loss(rows_, batch, **cfg.loss_options)
-    lr = train.word2vec_lr(cfg.lr, progress, cfg.min_alpha_ratio)
+    lr = train.word2vec_lr(cfg.lr, progress, cfg.min_alpha_ratio, cfg.lr_progress_scale)
     # Only the touched rows travel: N x (B/N rows' gradients), never a V x D gradient. Every
     # device then takes the one-device optimizer step on the whole micro-step.
     grads_all = _combine(grads, state.params)

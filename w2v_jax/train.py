@@ -42,9 +42,14 @@ def step_key(rng: jax.Array, step: jax.Array) -> jax.Array:
   return jax.random.fold_in(jax.random.wrap_key_data(rng, impl=RNG_IMPL), step)
 
 
-def word2vec_lr(alpha: float, progress, min_ratio: float):
-  """word2vec.c: alpha * (1 - words_done / (iter * train_words + 1)), floored at alpha * 1e-4."""
-  return alpha * jnp.maximum(1.0 - progress, min_ratio)
+def word2vec_lr(alpha: float, progress, min_ratio: float, progress_scale: float = 1.0):
+  """word2vec.c: alpha * (1 - words_done / (iter * train_words + 1)), floored at alpha * 1e-4.
+
+  progress_scale < 1 stretches the decay: alpha ends at alpha * (1 - progress_scale). 0.5 is
+  what gensim 4.4's corpus_file mode does with 2 workers (each counts its own words against
+  the whole corpus's; experiments/_bench_gensim.py), kept to compare like with like.
+  """
+  return alpha * jnp.maximum(1.0 - progress * progress_scale, min_ratio)
 
 
 def make_optimizer(cfg: Config) -> optax.GradientTransformation:
@@ -74,7 +79,7 @@ def make_micro_step(cfg: Config, tx: optax.GradientTransformation):
                              **cfg.batch_options)
     rows = model.gather_rows(state.params, batch)
     (loss_sum, examples), grads = loss(rows, batch, **cfg.loss_options)
-    lr = word2vec_lr(cfg.lr, progress, cfg.min_alpha_ratio)
+    lr = word2vec_lr(cfg.lr, progress, cfg.min_alpha_ratio, cfg.lr_progress_scale)
     params, opt_state = optim.apply(tx, cfg, state.params, state.opt_state, grads, batch, lr)
     new = TrainState(params, opt_state, state.step + 1, state.rng)
     return (new, noise, tree), (loss_sum, examples, lr)
