@@ -28,7 +28,8 @@ def _interrupt_then_resume(tmp_path, stop, checkpoint_every):
   resumes the interrupted one, and checks both end with bit-identical vectors."""
   corpus = tmp_path / "c.txt"
   corpus.write_text(planted_corpus(n_sentences=400))
-  args = [sys.executable, "-m", "experiments.train", f"--corpus={corpus}", "--epochs=40",
+  # Enough epochs that the interrupted run is still training when it is stopped (~3 s).
+  args = [sys.executable, "-m", "experiments.train", f"--corpus={corpus}", "--epochs=150",
           f"--checkpoint_every={checkpoint_every}", *FLAGS]
   # Only the interrupted run needs frequent checkpoints (they do not change the vectors).
   rare = "--checkpoint_every=1000000"
@@ -55,7 +56,8 @@ def _interrupt_then_resume(tmp_path, stop, checkpoint_every):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_saves_and_resume_gives_identical_vectors(tmp_path, sig):
   def stop(proc, _):
-    time.sleep(0.3)
+    # metrics.jsonl is first written after the first dispatch, inside the signal handler's
+    # scope: signal at once (a fixed delay can outlast a fast run's remaining training).
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -123,7 +125,7 @@ def test_sigkill_loses_only_steps_since_the_last_checkpoint(tmp_path):
     deadline = time.time() + 120
     while not checkpoint.has_checkpoint(workdir) and time.time() < deadline:
       time.sleep(0.05)
-    time.sleep(0.5)
+    time.sleep(0.1)
     proc.kill()
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL

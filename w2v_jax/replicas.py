@@ -160,5 +160,16 @@ class _HostMerge:
 
   def lower(self, state, *args):
     lowered = self._local.lower(state, *args)
-    return parallel._Lowered(  # pylint: disable=protected-access
-        lambda: _HostMerge(lowered.compile(), self._mesh), lowered)
+    shapes = {(x.shape, x.dtype) for x in state.params.values()}
+
+    def compile_():
+      # The merge's sums are compiled here too (train.run compiles beside the subsampling),
+      # by one run per device and table shape on zeros, not in the first timed dispatch.
+      compiled = lowered.compile()
+      for d in self._mesh.devices.flat:
+        for shape, dtype in shapes:
+          zeros = [jax.device_put(np.zeros(shape, dtype), d) for _ in range(self._mesh.size + 1)]
+          _sum_replicas(zeros[1:], zeros[0]).block_until_ready()
+      return _HostMerge(compiled, self._mesh)
+
+    return parallel._Lowered(compile_, lowered)  # pylint: disable=protected-access

@@ -61,7 +61,9 @@ class StopOnSignal:
 
 def restore_or_init(workdir: str, mngr, vocab, init):
   """The latest good checkpoint's (state, data position), or `init()` at the start."""
-  state, meta = checkpoint.restore_latest(mngr, jax.eval_shape(init))
+  # The abstract state (a trace of init) only when there is a checkpoint to restore into.
+  state, meta = (checkpoint.restore_latest(mngr, jax.eval_shape(init)) if mngr.all_steps()
+                 else (None, None))
   if state is None:
     return init(), {"epoch": 0, "call": 0}
   if meta.get("vocab") != vocab.fingerprint():
