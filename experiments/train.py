@@ -109,7 +109,8 @@ flags.DEFINE_list("show_neighbors", ["king", "france", "computer"], "Words to pr
 FLAGS = flags.FLAGS
 _FIELDS = ("corpus", "model", "dim", "window", "negatives", "sample", "min_count", "max_vocab",
            "phrases", "phrase_threshold",
-           "epochs", "alpha", "lr_progress_scale", "batch_size", "steps_per_call", "ns_exponent", "shrink_window",
+           "epochs", "alpha", "lr_progress_scale", "batch_size", "steps_per_call", "ns_exponent",
+           "shrink_window",
            "row_tokens", "devices", "sync", "shard_tables", "id_file",
            "cbow_mean_grad", "loss", "cbow_mean", "sigmoid", "cbow_position_weights",
            "dup_cap", "skip_beyond", "init_range", "seed", "checkpoint_every", "checkpoint_secs",

@@ -34,7 +34,7 @@ class Config:
   epochs: int = 5                  # word2vec.c -iter 5, gensim epochs=5
   alpha: float | None = None       # None = the word2vec.c default for `model`
   min_alpha_ratio: float = 1e-4    # word2vec.c floors alpha at starting_alpha * 1e-4
-  lr_progress_scale: float = 1.0   # the schedule's progress x this (0.5: gensim corpus_file, 2 workers)
+  lr_progress_scale: float = 1.0   # progress x this in the schedule (0.5: gensim corpus_file)
   ns_exponent: float = 0.75        # noise distribution count^0.75 (word2vec.c InitUnigramTable)
   shrink_window: bool = True       # word2vec.c's dynamic window; False = always the full radius
   cbow_mean_grad: str = "word2vec"  # "word2vec": full error to every context row; "autodiff"

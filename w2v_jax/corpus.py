@@ -100,12 +100,21 @@ def new_ids() -> dict:
 def id_pieces(paths: list[str], ids_of: dict) -> Iterator[np.ndarray]:
   """One pass over the corpus as int32 pieces of first-appearance ids (growing `ids_of`);
   a piece that ends a sentence ends with id 0."""
+  return _ids_of_blocks(read_blocks(paths), ids_of)
+
+
+def _ids_of_blocks(blocks, ids_of: dict) -> Iterator[np.ndarray]:
+  """id_pieces over read_blocks-style (words, ends_sentence) pieces."""
   lookup = ids_of.__getitem__
-  for words, ends in read_blocks(paths):
-    piece = list(map(lookup, words))
-    if ends:
-      piece.append(0)
-    yield np.asarray(piece, dtype=np.int32)
+  for words, ends in blocks:
+    yield np.fromiter(itertools.chain(map(lookup, words), (0,) if ends else ()), np.int32,
+                      len(words) + ends)
+
+
+def _ids_and_counts(pieces: list[np.ndarray], n_words: int) -> tuple[np.ndarray, np.ndarray]:
+  """The pieces as one int32 stream, and the count of each of the n_words ids in it."""
+  ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
+  return ids, np.bincount(ids, minlength=n_words).astype(np.int64)
 
 
 def encode(paths: list[str], workers: int = 0) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -125,8 +134,7 @@ def encode(paths: list[str], workers: int = 0) -> tuple[np.ndarray, list[str], n
     return _collect(*started)
   ids_of = new_ids()
   pieces = list(id_pieces(paths, ids_of))
-  ids = np.concatenate(pieces) if pieces else np.zeros(0, np.int32)
-  counts = np.bincount(ids, minlength=len(ids_of)).astype(np.int64)
+  ids, counts = _ids_and_counts(pieces, len(ids_of))
   return ids, list(ids_of), counts
 
 
@@ -143,7 +151,7 @@ def prefetch(paths: list[str], workers: int = 0) -> None:
 
 
 def _fingerprint(paths: list[str]) -> tuple:
-  return tuple((p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths)
+  return tuple((p, st.st_size, st.st_mtime_ns) for p, st in ((p, os.stat(p)) for p in paths))
 
 
 # Below this many bytes of plain text a corpus is read in this process: starting the workers
@@ -187,13 +195,9 @@ def _ranges(paths: list[str], workers: int) -> list[list[tuple[str, int, int | N
 
 def _encode_ranges(ranges: list[tuple[str, int, int | None]]) -> tuple[np.ndarray, list[str]]:
   """A worker's share: (first-appearance ids of its own, its words in that order)."""
-  ids_of, pieces = new_ids(), []
-  lookup = ids_of.__getitem__
-  for path, start, stop in ranges:
-    for words, ends in _read_range(path, start, stop):
-      pieces.append(np.fromiter(map(lookup, words), np.int32, len(words)))
-      if ends:
-        pieces.append(np.zeros(1, np.int32))
+  ids_of = new_ids()
+  blocks = itertools.chain.from_iterable(_read_range(*r) for r in ranges)
+  pieces = list(_ids_of_blocks(blocks, ids_of))
   return (np.concatenate(pieces) if pieces else np.zeros(0, np.int32)), list(ids_of)
 
 
@@ -224,6 +228,5 @@ def _collect(pool, pending) -> tuple[np.ndarray, list[str], np.ndarray]:
   for ids, words in results:
     remap = np.fromiter(map(lookup, words), np.int32, len(words))
     parts.append(remap[ids])
-  ids = np.concatenate(parts)
-  counts = np.bincount(ids, minlength=len(ids_of)).astype(np.int64)
+  ids, counts = _ids_and_counts(parts, len(ids_of))
   return ids, list(ids_of), counts

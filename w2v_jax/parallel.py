@@ -63,7 +63,7 @@ def check(cfg: Config, mesh: Mesh) -> int:
 
 def padded_vocab(vocab_size: int, cfg: Config, n_devices: int) -> int:
   """V rounded up to a multiple of the device count when tables are sharded or merged by
-  replicas (--sync=dispatch splits the merge by rows), else V."""
+  replicas (--sync=dispatch: the in-step collective merge splits the rows), else V."""
   split = cfg.shard_tables or cfg.sync == "dispatch"
   return -(-vocab_size // n_devices) * n_devices if split else vocab_size
 

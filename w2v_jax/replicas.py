@@ -26,7 +26,7 @@ AXIS = parallel.AXIS
 def keep_freed_memory() -> bool:
   """Lets glibc's malloc keep freed table-sized buffers for reuse (call before jax starts).
 
-  The copy merge (_HostMerge) allocates and frees a few table-sized buffers per dispatch. By
+  The host merge (_HostMerge) allocates and frees a few table-sized buffers per dispatch. By
   default glibc maps each such buffer afresh and unmaps it when freed, and the kernel
   zero-fills every page on first touch: ~1M page faults in a 30 s run. Without mmap, with no
   trimming and one arena, freed buffers are reused: CBOW, part00, 2 replicas x 256 steps, A/B
