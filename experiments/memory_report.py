@@ -47,10 +47,11 @@ def _compile(n: int) -> dict:
   from jax.sharding import NamedSharding  # pylint: disable=import-outside-toplevel
   from jax.sharding import PartitionSpec as P  # pylint: disable=import-outside-toplevel
   from w2v_jax import parallel, train  # pylint: disable=import-outside-toplevel
+  from w2v_jax import step as step_lib  # pylint: disable=import-outside-toplevel
   if jax.device_count() != n:
     raise common.W2VError(f"expected {n} devices, jax sees {jax.device_count()}")
   cfg, v = _config(n), FLAGS.vocab
-  tx, mesh = train.make_optimizer(cfg), parallel.make_mesh(n)
+  tx, mesh = step_lib.make_optimizer(cfg), parallel.make_mesh(n)
   state = parallel.abstract_state(cfg, v, tx, mesh)
   (rows, t), s = cfg.rows, cfg.steps_per_call
   ids = jax.ShapeDtypeStruct((s, rows, t + 2 * cfg.window), jnp.int32,
@@ -59,7 +60,7 @@ def _compile(n: int) -> dict:
   progress = jax.ShapeDtypeStruct((s,), jnp.float32, sharding=rep)
   noise = (jax.ShapeDtypeStruct((v,), jnp.float32, sharding=rep),
            jax.ShapeDtypeStruct((v,), jnp.int32, sharding=rep))
-  compiled = parallel.make_train_call(cfg, tx, mesh).lower(
+  compiled = train.make_train_call(cfg, tx, mesh).lower(
       state, ids, ids, progress, noise).compile()
   mem = compiled.memory_analysis()
   vp = parallel.padded_vocab(v, cfg, n)

@@ -89,9 +89,9 @@ def test_noise_sampler_distribution():
   import jax.numpy as jnp
   counts = np.array([900, 300, 100, 10])
   v = vocab.Vocab(words=list("abcd"), counts=counts, total_tokens=int(counts.sum()))
-  from w2v_jax import model
+  from w2v_jax import sampling
   noise = tuple(jnp.asarray(a) for a in vocab.noise_alias(v, 0.75))
-  draws = np.asarray(model.sample_noise(jax.random.PRNGKey(0), noise, (400_000,)))
+  draws = np.asarray(sampling.sample_noise(jax.random.PRNGKey(0), noise, (400_000,)))
   freq = np.bincount(draws, minlength=4) / draws.size
   expected = counts**0.75 / (counts**0.75).sum()
   np.testing.assert_allclose(freq, expected, atol=0.003)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from w2v_jax import model
+from w2v_jax import model, sampling
 
 
 def naive_pairs(ids_L, seg_L, radius_T, window):
@@ -45,7 +45,7 @@ def test_window_builder_matches_naive_loop(seed):
   # Recover each centre's radius from the same random words as make_batch: one draw per step,
   # the B*T radius words first (then 2 x B*T*K words for the negatives).
   b, t = ids.shape[0], ids.shape[1] - 2 * w
-  bits = np.asarray(model.random_words(key, b * t + 2 * b * t * 2))
+  bits = np.asarray(sampling.random_words(key, b * t + 2 * b * t * 2))
   radius = w - (((bits[:b * t] >> 16) * w) >> 16).astype(np.int64).reshape(b, t)
   assert radius.min() >= 1 and radius.max() <= w
   offs = model.offsets(w)

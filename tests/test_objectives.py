@@ -10,7 +10,8 @@ import pytest
 from jax.test_util import check_grads
 
 from tests.conftest import tiny_config, topic_gap
-from w2v_jax import formats, huffman, losses, model, train
+from w2v_jax import formats, huffman, losses, model, objectives, train
+from w2v_jax import step as step_lib
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
 
@@ -148,7 +149,7 @@ def test_default_batch_and_params_are_the_negative_sampling_ones():
   batch = _batch("ns")
   assert set(batch) == {"ids", "out", "live", "mask"}
   assert set(model.init_params(jax.random.PRNGKey(0), V, D)) == {"emb_in", "emb_out"}
-  hs = model.init_params(jax.random.PRNGKey(0), V, D, hs=True, positions=4)
+  hs = model.init_params(jax.random.PRNGKey(0), V, D, loss="hs", positions=4)
   assert hs["emb_hs"].shape == (V - 1, D) and not hs["emb_hs"].any()
   assert hs["pos_OD"].shape == (4, D) and bool((hs["pos_OD"] == 1).all())
 
@@ -171,27 +172,28 @@ def _naive_hs_sg(params, batch):
 
 
 def test_hs_skipgram_loss_equals_a_loop_over_pairs_and_paths():
-  params, batch = _params(hs=True), _batch("hs", negatives=0)
+  params, batch = _params(loss="hs"), _batch("hs", negatives=0)
   assert "out" not in batch and batch["points"].shape[-1] == TREE[0].shape[1]
-  loss, pairs = model.loss_fn(params, batch, model="sg")
+  loss, pairs = model.loss_fn(params, batch, model="sg", loss="hs")
   want, n = _naive_hs_sg(params, batch)
   assert float(loss) == pytest.approx(want, rel=1e-5) and int(pairs) == n
 
 
 def test_ns_plus_hs_sums_the_two_losses():
-  params = _params(hs=True)
+  params = _params(loss="ns+hs")
   both = _batch("ns+hs")
   ns = {k: both[k] for k in ("ids", "mask", "out", "live")}
   hs = {k: both[k] for k in ("ids", "mask", "points", "codes", "path")}
   for arch in ("sg", "cbow"):
-    total = float(model.loss_fn(params, both, model=arch)[0])
-    parts = sum(float(model.loss_fn(params, part, model=arch)[0]) for part in (ns, hs))
+    total = float(model.loss_fn(params, both, model=arch, loss="ns+hs")[0])
+    parts = sum(float(model.loss_fn(params, part, model=arch, loss=loss)[0])
+                for part, loss in ((ns, "ns"), (hs, "hs")))
     assert total == pytest.approx(parts, rel=1e-5)
 
 
 def test_softmax_loss_and_dense_gradient():
   params, batch = _params(), _batch("softmax", negatives=0)
-  loss, pairs = model.loss_fn(params, batch, model="sg")
+  loss, pairs = model.loss_fn(params, batch, model="sg", loss="softmax")
   ids, mask = np.asarray(batch["ids"]), np.asarray(batch["mask"])
   logp = jax.nn.log_softmax(params["emb_in"] @ params["emb_out"].T)  # [context, centre]
   w = 2
@@ -200,10 +202,10 @@ def test_softmax_loss_and_dense_gradient():
   assert float(loss) == pytest.approx(want, rel=1e-5) and int(pairs) == mask.sum()
   # The dense path: row gradients scattered back equal the gradient w.r.t. the tables, and
   # every output row (not only the targets) gets one.
-  dense = jax.grad(lambda p: model.loss_fn(p, batch, model="sg")[0])(params)
-  rows_g = jax.grad(lambda r: model.rows_loss(r, batch, model="sg")[0])(
-      model.gather_rows(params, batch))
-  got = model.scatter_rows(jax.tree.map(jnp.zeros_like, params), batch, rows_g)
+  dense = jax.grad(lambda p: model.loss_fn(p, batch, model="sg", loss="softmax")[0])(params)
+  rows_g = jax.grad(lambda r: model.rows_loss(r, batch, model="sg", loss="softmax")[0])(
+      model.gather_rows(params, batch, "softmax"))
+  got = model.scatter_rows(jax.tree.map(jnp.zeros_like, params), batch, rows_g, "softmax")
   for k in dense:
     np.testing.assert_allclose(got[k], dense[k], rtol=1e-5, atol=1e-6)
   assert bool((jnp.abs(dense["emb_out"]).sum(1) > 0).all())
@@ -212,9 +214,10 @@ def test_softmax_loss_and_dense_gradient():
 @pytest.mark.parametrize("loss,arch", [("hs", "sg"), ("hs", "cbow"), ("softmax", "cbow"),
                                        ("ns+hs", "sg")])
 def test_model_gradients_against_finite_differences(loss, arch):
-  params = _params(hs="hs" in loss, positions=4 if arch == "cbow" else 0)
+  params = _params(loss=loss, positions=4 if arch == "cbow" else 0)
   batch = _batch(loss, negatives=2 if "ns" in loss else 0)
-  check_grads(lambda p: model.loss_fn(p, batch, model=arch, cbow_mean_grad="autodiff")[0],
+  check_grads(lambda p: model.loss_fn(p, batch, model=arch, loss=loss,
+                                      cbow_mean_grad="autodiff")[0],
               (params,), order=1, modes=["rev"], atol=2e-2, rtol=2e-2)
 
 
@@ -312,8 +315,8 @@ def test_golden_hs_step_matches_word2vec_update_equations(arch):
   w = 2
   cfg = Config(model=arch, dim=D, window=w, loss="hs", negatives=0, batch_size=8, row_tokens=8,
                steps_per_call=1, alpha=0.5)
-  tx = train.make_optimizer(cfg)
-  state = train.init_state(cfg, V, tx)
+  tx = step_lib.make_optimizer(cfg)
+  state = step_lib.init_state(cfg, V, tx)
   params = dict(state.params, emb_in=state.params["emb_in"] * 50,
                 emb_hs=jax.random.normal(jax.random.PRNGKey(5), state.params["emb_hs"].shape))
   state = state._replace(params=params)
@@ -322,7 +325,7 @@ def test_golden_hs_step_matches_word2vec_update_equations(arch):
   seg = np.zeros_like(ids)
   seg[..., -3:] = 1
   noise = (jnp.ones((V,), jnp.float32), jnp.arange(V, dtype=jnp.int32))
-  batch = model.make_batch(jnp.asarray(ids[0]), jnp.asarray(seg[0]), train.step_key(state.rng, 0),
+  batch = model.make_batch(jnp.asarray(ids[0]), jnp.asarray(seg[0]), step_lib.step_key(state.rng, 0),
                            noise, window=w, negatives=0, loss="hs", tree=TREE)
   want_in, want_hs = _reference_hs_step(jax.tree.map(np.asarray, params), batch, arch, cfg.lr, w)
   state, _ = train.make_train_call(cfg, tx)(state, ids, seg, np.zeros(1, np.float32), noise, TREE)
@@ -345,20 +348,21 @@ def test_objectives_learn_the_planted_topics(planted_path, tmp_path, kw):
 
 
 def test_hs_inner_nodes_are_capped_even_without_dup_cap():
-  n = int(model.HS_NODE_CAP) * 2
+  n = int(objectives.HS_NODE_CAP) * 2
   batch = {"ids": jnp.zeros((1, 3), jnp.int32), "points": jnp.zeros((1, n, 2), jnp.int32)
            .at[:, :, 1].set(1).at[:, 0, 1].set(2), "path": jnp.ones((1, n, 2), bool)
            .at[:, 1:, 1].set(False)}
   updates = {"emb_in": jnp.ones((1, 3, 2)), "emb_hs": jnp.ones((1, n, 2, 2))}
-  got = model.damp_duplicates(updates, batch, vocab_size=4, cap=0.0)
+  got = model.damp_duplicates(updates, batch, vocab_size=4, cap=0.0, loss="hs")
   # Node 0 (the root) is on all 2 * HS_NODE_CAP paths: each copy scaled by 1/2; node 2 once.
   np.testing.assert_allclose(got["emb_hs"][0, :, 0, 0], 0.5)
   np.testing.assert_allclose(got["emb_hs"][0, 0, 1, 0], 1.0)
   assert bool((got["emb_in"] == 1).all())  # 3 copies of one word: under the cap, untouched
   # A burst: one input word 2 * HS_NODE_CAP times in a step is capped too under hs.
   burst = {**batch, "ids": jnp.zeros((1, n), jnp.int32).at[0, 0].set(3)}
-  got = model.damp_duplicates({**updates, "emb_in": jnp.ones((1, n, 2))}, burst, 4, cap=0.0)
-  np.testing.assert_allclose(got["emb_in"][0, 1:, 0], model.HS_NODE_CAP / (n - 1))
+  got = model.damp_duplicates({**updates, "emb_in": jnp.ones((1, n, 2))}, burst, 4, cap=0.0,
+                              loss="hs")
+  np.testing.assert_allclose(got["emb_in"][0, 1:, 0], objectives.HS_NODE_CAP / (n - 1))
   np.testing.assert_allclose(got["emb_in"][0, 0, 0], 1.0)
-  capped = model.damp_duplicates(updates, batch, vocab_size=4, cap=4.0)
+  capped = model.damp_duplicates(updates, batch, vocab_size=4, cap=4.0, loss="hs")
   np.testing.assert_allclose(capped["emb_hs"][0, :, 0, 0], 4.0 / n)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import crash_after_saves, tiny_config
 from w2v_jax import optim, train
+from w2v_jax import step as step_lib
 from w2v_jax.config import Config
 
 W, K, V, D = 2, 3, 40, 6
@@ -30,8 +31,8 @@ def _block(lo, seed):
 def _two_steps(opt, update):
   """Params after a step on rows [0, 12) and after a further step on rows [20, 32)."""
   cfg = _cfg(opt, update)
-  tx = train.make_optimizer(cfg)
-  state = train.init_state(cfg, V, tx)
+  tx = step_lib.make_optimizer(cfg)
+  state = step_lib.init_state(cfg, V, tx)
   state = state._replace(params={"emb_in": state.params["emb_in"] * 50,
                                  "emb_out": state.params["emb_in"][::-1] * 30})
   step = train.make_train_call(cfg, tx)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import REPO, topic_gap
 from tests.test_parallel import _cfg, _in_subprocess, _train_on_four_devices
-from w2v_jax import formats
+from w2v_jax import config, formats
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
 
@@ -44,15 +44,16 @@ def test_replica_merge_adds_every_replicas_change_on_every_device():
 _HOST_VS_COLLECTIVE = """
 import numpy as np, jax
 from w2v_jax import parallel, replicas, train
+from w2v_jax import step as step_lib
 from w2v_jax.config import Config
 cfg = Config(corpus="x", model="MODEL", dim=8, window=2, negatives=2, batch_size=16,
              steps_per_call=3, devices=2, sync="dispatch").validate()
-mesh, tx, v = parallel.make_mesh(2), train.make_optimizer(cfg), 50
+mesh, tx, v = parallel.make_mesh(2), step_lib.make_optimizer(cfg), 50
 rng = np.random.default_rng(0)
 noise = (np.full(64, 1.0, np.float32), np.arange(64, dtype=np.int32) % v)
 out = {}
 for merge in ("host", "collective"):
-  state = parallel.place_state(cfg, train.init_state(cfg, v, tx), mesh)
+  state = parallel.place_state(cfg, step_lib.init_state(cfg, v, tx), mesh)
   step = replicas.make_train_call(cfg, tx, mesh, merge=merge)
   rng = np.random.default_rng(0)
   for call in range(4):
@@ -146,11 +147,13 @@ def test_replicas_resume_a_crash_bit_for_bit(planted_path, tmp_path):
 
 
 def test_dispatch_mode_has_its_own_defaults_unless_given():
-  assert (Config().steps_per_call, Config().dup_cap) == (64, 0.0)
-  assert (Config(sync="dispatch").steps_per_call, Config(sync="dispatch").dup_cap) == (128, 16.0)
-  cbow = Config(sync="dispatch", model="cbow")
+  one = config.resolve(Config())
+  assert (one.steps_per_call, one.dup_cap) == (64, 0.0)
+  dispatch = config.resolve(Config(sync="dispatch"))
+  assert (dispatch.steps_per_call, dispatch.dup_cap) == (128, 16.0)
+  cbow = config.resolve(Config(sync="dispatch", model="cbow"))
   assert (cbow.steps_per_call, cbow.dup_cap) == (256, 4.0)
-  given = Config(sync="dispatch", steps_per_call=32, dup_cap=0.0)
+  given = config.resolve(Config(sync="dispatch", steps_per_call=32, dup_cap=0.0))
   assert (given.steps_per_call, given.dup_cap) == (32, 0.0)
   # A saved config reads back as it was written (resume compares these fields).
-  assert Config.from_json(Config(sync="dispatch").to_json()) == Config(sync="dispatch")
+  assert Config.from_json(dispatch.to_json()) == dispatch

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import crash_after_saves, tiny_config, topic_gap
 from w2v_jax import formats, model, train
+from w2v_jax import step as step_lib
 from w2v_jax.config import Config
 
 W, K, V, D = 2, 3, 12, 6
@@ -61,14 +62,14 @@ def _reference_step(params, batch, arch, lr):
 @pytest.mark.parametrize("arch", ["sg", "cbow"])
 def test_golden_one_step_matches_word2vec_update_equations(arch):
   cfg = _tiny_cfg(arch)
-  tx = train.make_optimizer(cfg)
-  state = train.init_state(cfg, V, tx)
+  tx = step_lib.make_optimizer(cfg)
+  state = step_lib.init_state(cfg, V, tx)
   state = state._replace(params={"emb_in": state.params["emb_in"] * 50,
                                  "emb_out": state.params["emb_in"][::-1] * 30})
   params0 = jax.tree.map(np.asarray, state.params)
   ids, seg, noise = _inputs()
   batch = model.make_batch(jnp.asarray(ids[0]), jnp.asarray(seg[0]),
-                           train.step_key(state.rng, 0), noise, window=W, negatives=K)
+                           step_lib.step_key(state.rng, 0), noise, window=W, negatives=K)
   want_in, want_out = _reference_step(params0, batch, arch, cfg.lr)
   step = train.make_train_call(cfg, tx)
   state, stats = step(state, ids, seg, np.zeros(1, np.float32), noise)
@@ -81,7 +82,7 @@ def test_golden_one_step_matches_word2vec_update_equations(arch):
 
 def test_row_updates_equal_optax_sgd_on_the_dense_gradient():
   cfg = _tiny_cfg("sg")
-  params = train.init_state(cfg, V, train.make_optimizer(cfg)).params
+  params = step_lib.init_state(cfg, V, step_lib.make_optimizer(cfg)).params
   params = {"emb_in": params["emb_in"] * 50, "emb_out": params["emb_in"][::-1] * 30}
   ids, seg, noise = _inputs(1)
   batch = model.make_batch(jnp.asarray(ids[0]), jnp.asarray(seg[0]), jax.random.PRNGKey(3),
@@ -98,12 +99,12 @@ def test_row_updates_equal_optax_sgd_on_the_dense_gradient():
 
 
 def test_lr_decays_linearly_to_the_floor():
-  assert float(train.word2vec_lr(0.025, 0.0, 1e-4)) == pytest.approx(0.025)
-  assert float(train.word2vec_lr(0.025, 0.5, 1e-4)) == pytest.approx(0.0125)
-  assert float(train.word2vec_lr(0.025, 1.0, 1e-4)) == pytest.approx(0.025 * 1e-4)
+  assert float(step_lib.word2vec_lr(0.025, 0.0, 1e-4)) == pytest.approx(0.025)
+  assert float(step_lib.word2vec_lr(0.025, 0.5, 1e-4)) == pytest.approx(0.0125)
+  assert float(step_lib.word2vec_lr(0.025, 1.0, 1e-4)) == pytest.approx(0.025 * 1e-4)
   # --lr_progress_scale=0.5: gensim corpus_file's 2-worker schedule ends at half the start.
-  assert float(train.word2vec_lr(0.05, 1.0, 1e-4, 0.5)) == pytest.approx(0.025)
-  assert float(train.word2vec_lr(0.05, 0.5, 1e-4, 0.5)) == pytest.approx(0.0375)
+  assert float(step_lib.word2vec_lr(0.05, 1.0, 1e-4, 0.5)) == pytest.approx(0.025)
+  assert float(step_lib.word2vec_lr(0.05, 0.5, 1e-4, 0.5)) == pytest.approx(0.0375)
 
 
 def _cfg(corpus, **kw):

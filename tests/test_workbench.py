@@ -12,6 +12,7 @@ import pytest
 
 from conftest import REPO, planted_corpus, tiny_config
 from w2v_jax import export, formats, heldout, metrics, train
+from w2v_jax import step as step_lib
 from w2v_jax.errors import W2VError
 from w2v_jax.vocab import SEP
 
@@ -46,7 +47,7 @@ def test_heldout_words_are_counted_but_never_trained(heldout_run):
   cfg, out, _ = heldout_run
   words = out["words"]
   held_only = [words.index(w) for w in ("zq1", "zq2", "zq3", "zq4")]  # in the vocabulary
-  init = train.init_state(cfg, len(words), train.make_optimizer(cfg)).params["emb_in"]
+  init = step_lib.init_state(cfg, len(words), step_lib.make_optimizer(cfg)).params["emb_in"]
   # Input rows move only when a word sits in a training window.
   np.testing.assert_array_equal(out["emb_in"][held_only], np.asarray(init)[held_only])
   assert not np.array_equal(out["emb_in"][words.index("t0w1")],

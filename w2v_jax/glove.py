@@ -10,19 +10,17 @@ path does, see fidelity.md §10): every entry of a batch reads the same paramete
 updates (and the G increments) of rows that repeat within a batch are summed.
 """
 
-import json
-import os
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v_jax import checkpoint, cooccur, metrics, resume
+from w2v_jax import checkpoint, config, cooccur, metrics, resume, runner
 from w2v_jax import export as export_lib
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config
-from w2v_jax.errors import Interrupted, W2VError
+from w2v_jax.errors import W2VError
 
 log = metrics.log
 
@@ -90,7 +88,10 @@ def batch_step(state: GloveState, i_N, j_N, x_N, m_N, *, x_max: float, power: fl
 
 
 def make_train_call(cfg: Config):
-  """A jitted (state, i_SN, j_SN, x_SN, m_SN) -> (state, cost_sum): S batches in a lax.scan."""
+  """A jitted (state, i_SN, j_SN, x_SN, m_SN) -> (state, stats): S batches in a lax.scan.
+
+  stats: the summed cost ("loss_sum"), the entries trained ("examples") and eta ("lr").
+  """
 
   def body(state, xs):
     return batch_step(state, *xs, x_max=cfg.glove_x_max, power=cfg.glove_power,
@@ -98,7 +99,8 @@ def make_train_call(cfg: Config):
 
   def call(state, i_SN, j_SN, x_SN, m_SN):
     state, cost_S = jax.lax.scan(body, state, (i_SN, j_SN, x_SN, m_SN))
-    return state, cost_S.sum()
+    return state, {"loss_sum": cost_S.sum(), "examples": m_SN.sum().astype(jnp.int32),
+                   "lr": jnp.float32(cfg.glove_eta)}
 
   return jax.jit(call, donate_argnums=0)
 
@@ -124,33 +126,75 @@ def _block(arrays, order, call, per_call, steps, batch):
   return (*out, m.reshape(steps, batch))
 
 
+class GloveJob(runner.Job):
+  """Epochs of the shuffled nonzero co-occurrences, S batches of N entries per dispatch."""
+  flag, epoch_key, save_epochs = "--glove_eta", "epoch_cost", True
+
+  def __init__(self, cfg: Config, entries: tuple, tokens: int):
+    self.cfg, self.entries, self.tokens = cfg, entries, tokens
+    self.steps, self.batch = cfg.steps_per_call, cfg.glove_batch
+    self.per_call = self.steps * self.batch
+    self.nnz = entries[0].shape[0]
+    self.calls = -(-self.nnz // self.per_call)
+    self.order, self._compiled = None, None
+
+  def first_step(self, state, meta):
+    return (meta["epoch"] * self.calls + meta["call"]) * self.steps
+
+  def compile_ahead(self, state):
+    t0 = metrics.Timer()
+    i = np.zeros((self.steps, self.batch), np.int32)
+    x = np.ones((self.steps, self.batch), np.float32)
+    self._compiled = make_train_call(self.cfg).lower(state, i, i, x, x).compile(), t0()
+
+  def compiled(self):
+    return self._compiled
+
+  def start_epoch(self, epoch):
+    self.order = epoch_order(self.nnz, self.cfg.seed, epoch)
+    return self.calls
+
+  def block(self, call):
+    return _block(self.entries, self.order, call, self.per_call, self.steps, self.batch)
+
+  def words(self, epoch, calls_done):
+    """Corpus tokens' worth of entries, comparable to word2vec's words."""
+    done = min(calls_done * self.per_call, self.nnz)
+    return (epoch + done / self.nnz) * self.tokens
+
+  def row(self, row):
+    return {**row, "entries_per_sec": row["words_per_sec"] / self.tokens * self.nnz}
+
+
+def _entries(vocab, stream, window: int):
+  """glove.c's nonzero X_ij as (i_N, j_N offset by V, x_N)."""
+  i_N, j_N, x_N = cooccur.entries(cooccur.count(stream, vocab.size, window))
+  return i_N, j_N + np.int32(vocab.size), x_N  # context rows live at V..2V-1, as in glove.c
+
+
 def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool = False,
-        export_out: bool = False) -> dict:
+        export_out: bool = False, tensorboard: bool = False) -> dict:
   """Counts X, trains GloVe into `workdir` and exports word + context vectors (glove.c -model 2).
 
   Writes what train.run writes (config.json, vocab.txt, metrics.jsonl, checkpoints/,
   vectors.bin; vectors.txt with save_text; with export_out, vectors_out.bin = the context
-  vectors alone). Checkpoints after every epoch and on SIGINT/SIGTERM; a re-run resumes.
+  vectors alone; tensorboard/ with `tensorboard`), by process 0. Checkpoints after every
+  epoch, by --checkpoint_secs / --checkpoint_every, and on SIGINT/SIGTERM; a re-run resumes.
   Returns the same summary keys as train.run.
   """
-  from w2v_jax import train  # pylint: disable=import-outside-toplevel  (train dispatches here)
-  cfg.validate()
+  cfg = config.resolve(cfg)
   clock = metrics.Timer()
-  os.makedirs(workdir, exist_ok=True)
-  # pylint: disable=protected-access
-  resume.check(cfg, workdir, overwrite)
-  corpus = train._phrase_corpus(cfg, workdir) if cfg.phrases else cfg.corpus
-  vocab, stream = vocab_lib.build(corpus, cfg.min_count, cfg.max_vocab)
-  x = cooccur.count(stream, vocab.size, cfg.glove_window)
+  runner.prepare(cfg, workdir, overwrite)
+  vocab, stream = vocab_lib.build(runner.corpus_path(cfg, workdir), cfg.min_count,
+                                  cfg.max_vocab)
+  entries = _entries(vocab, stream, cfg.glove_window)
   del stream
-  i_N, j_N, x_N = cooccur.entries(x)
-  del x
-  j_N = j_N + np.int32(vocab.size)  # context rows live at V..2V-1, as in glove.c
   vocab_seconds = clock()  # the vocabulary and the co-occurrence counts
+  nnz = entries[0].shape[0]
   log.info("vocabulary: %d words (min_count %d) from %d tokens; %d nonzero co-occurrences "
-           "(window %d) in %.1fs", vocab.size, cfg.min_count, vocab.total_tokens,
-           i_N.shape[0], cfg.glove_window, vocab_seconds)
-  if i_N.shape[0] == 0:
+           "(window %d) in %.1fs", vocab.size, cfg.min_count, vocab.total_tokens, nnz,
+           cfg.glove_window, vocab_seconds)
+  if nnz == 0:
     raise W2VError("no two vocabulary words share a sentence: GloVe has nothing to fit; use a "
                    "larger corpus or a lower --min_count")
 
@@ -158,83 +202,23 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   state, meta = resume.restore_or_init(
       workdir, mngr, vocab, lambda: init_state(vocab.size, cfg.dim, cfg.seed))
   state = GloveState(**state) if isinstance(state, dict) else GloveState(*state)
-  vocab_lib.save(vocab, os.path.join(workdir, "vocab.txt"))
-  train.write_json(os.path.join(workdir, "config.json"), json.loads(cfg.to_json()))
-
-  steps, batch = cfg.steps_per_call, cfg.glove_batch
-  per_call = steps * batch
-  nnz = i_N.shape[0]
-  calls = -(-nnz // per_call)
-  train_call = make_train_call(cfg)
-  writer = metrics.MetricsWriter(workdir)
-  compile_seconds, train_start, done_at_start = None, clock(), None
-  step_host = (meta["epoch"] * calls + meta["call"]) * steps
-  cost_acc, n_acc, last_log = 0.0, 0, -1e9
-
-  def save(next_epoch, next_call):
-    checkpoint.save(mngr, step_host, jax.device_get(state),
-                    {"epoch": next_epoch, "call": next_call, "vocab": vocab.fingerprint()})
-
-  with resume.StopOnSignal() as stop:
-    for epoch in range(meta["epoch"], cfg.epochs):
-      order = epoch_order(nnz, cfg.seed, epoch)
-      epoch_cost, epoch_n = 0.0, 0
-      first = meta["call"] if epoch == meta["epoch"] else 0
-      for call in range(first, calls):
-        block = _block((i_N, j_N, x_N), order, call, per_call, steps, batch)
-        if compile_seconds is None:  # compile ahead so the throughput counts training only
-          t0 = clock()
-          train_call = train_call.lower(state, *block).compile()
-          compile_seconds = clock() - t0
-          train_start, done_at_start = clock(), epoch * nnz + call * per_call
-        state, cost = train_call(state, *block)
-        step_host += steps
-        n = min(per_call, nnz - call * per_call)
-        cost = float(cost)
-        if not np.isfinite(cost):
-          raise W2VError(f"the GloVe cost became {cost} in epoch {epoch + 1}: training "
-                         "diverged (is --glove_eta too large?); the last good checkpoint is kept")
-        cost_acc, n_acc = cost_acc + cost, n_acc + n
-        epoch_cost, epoch_n = epoch_cost + cost, epoch_n + n
-        end = call + 1 == calls
-        now = clock()
-        if end or now - last_log >= cfg.log_every_secs:
-          done = epoch * nnz + call * per_call + n
-          secs = max(now - train_start, 1e-9)
-          row = {"step": step_host, "epoch": epoch, "progress": done / (cfg.epochs * nnz),
-                 "words": int(done / nnz * vocab.total_tokens),
-                 # corpus tokens' worth of entries per second, comparable to word2vec's words/s
-                 "words_per_sec": (done - done_at_start) / nnz * vocab.total_tokens / secs,
-                 "entries_per_sec": (done - done_at_start) / secs,
-                 "loss": cost_acc / max(n_acc, 1), "lr": cfg.glove_eta, "elapsed": now,
-                 "train_seconds": secs}
-          if end:
-            row["epoch_cost"] = epoch_cost / max(epoch_n, 1)  # glove.c's "iter: N, cost: C"
-          writer.write(row)
-          log.info(metrics.progress_line(row) + (f" | epoch {epoch + 1} cost "
-                                                 f"{row['epoch_cost']:.5f}" if end else ""))
-          cost_acc, n_acc, last_log = 0.0, 0, now
-        if end:
-          save(epoch + 1, 0)
-        elif stop.signal:
-          save(epoch, call + 1)
-          checkpoint.wait(mngr)
-          raise Interrupted(f"stopped by {stop.signal} in epoch {epoch + 1}; checkpoint saved; "
-                            "re-run the same command to resume")
-  checkpoint.wait(mngr)
+  writes = runner.write_setup(cfg, workdir, vocab)
+  job = GloveJob(cfg, entries, vocab.total_tokens)
+  writer = runner.open_writer(workdir, writes, tensorboard)
+  progress = runner.Progress(job, writer, cfg.log_every_secs, cfg.epochs * vocab.total_tokens)
+  state, steps, compile_seconds = runner.train_loop(job, cfg, state, meta, mngr, progress, vocab)
   mngr.close()
   writer.close()
-  train_seconds = clock() - train_start if compile_seconds is not None else 0.0
 
   w_RE = np.asarray(jax.device_get(state.w_RE))
   word_VD, context_VD = w_RE[:vocab.size, :cfg.dim], w_RE[vocab.size:, :cfg.dim]
   emb_VD = word_VD + context_VD  # glove.c's default output, -model 2: word + context, no bias
   if not np.all(np.isfinite(emb_VD)):
     raise W2VError("GloVe diverged: the vectors contain NaN/Inf (is --glove_eta too large?)")
+  if not writes:
+    return {"vocab_size": vocab.size, "steps": steps, "words": vocab.words, "emb_in": emb_VD}
   # vectors.bin (and vectors.txt) hold the sum; --export_out's vectors_out.bin the context.
   export_lib.write(workdir, vocab.words, emb_VD, context_VD, ("out",) if export_out else (),
                    save_text)
-  return {"vocab_size": vocab.size, "tokens": vocab.total_tokens, "vocab_seconds": vocab_seconds,
-          "compile_seconds": compile_seconds or 0.0, "train_seconds": train_seconds,
-          "steps": step_host, "elapsed": clock(), "words": vocab.words, "emb_in": emb_VD,
-          "nonzeros": int(nnz)}
+  return runner.summary(vocab, steps, clock, vocab_seconds, compile_seconds,
+                        progress.train_seconds(), emb_VD, nonzeros=int(nnz))

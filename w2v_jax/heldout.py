@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v_jax import data, model
+from w2v_jax import data, step
 from w2v_jax.errors import W2VError
 from w2v_jax.vocab import SEP
 
@@ -38,16 +38,12 @@ def split(stream: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _loss_call(params, ids_SBL, seg_SBL, noise, key, tree, *, cfg):
-  """(summed loss, examples) of S micro-steps of held-out blocks, without any update.
-
-  The batch and the loss take the training step's arguments (cfg.batch_options, loss_options).
-  """
+  """(summed loss, examples) of S micro-steps of held-out blocks, without any update."""
 
   def micro_step(acc, xs):
     ids_BL, seg_BL, i = xs
-    batch = model.make_batch(ids_BL, seg_BL, jax.random.fold_in(key, i), noise, tree=tree,
-                             **cfg.batch_options)
-    loss, n = model.rows_loss(model.gather_rows(params, batch), batch, **cfg.loss_options)
+    loss, n = step.batch_loss(params, ids_BL, seg_BL, jax.random.fold_in(key, i), noise, tree,
+                              cfg)
     return (acc[0] + loss, acc[1] + n), None
 
   steps = jnp.arange(ids_SBL.shape[0], dtype=jnp.int32)
@@ -61,6 +57,7 @@ class HeldOut:
 
   def __init__(self, cfg, stream: np.ndarray, keep_V: np.ndarray, noise: tuple, key,
                tree: tuple | None = None):
+    cfg = step.resolve(cfg)
     ep = data.subsample(stream, keep_V, cfg.seed, 0, cfg.max_sentence)
     (rows, row_tokens), steps = cfg.rows, cfg.steps_per_call
     calls = data.num_calls(ep.tokens.shape[0], steps, rows, row_tokens)

@@ -26,7 +26,7 @@ vocabulary each table is 3.6 GB, so input + output tables (7.2 GB) grow to 14.4 
 Adagrad and 21.6 GB with Adam.
 
 The learning rate of every optimizer follows word2vec.c's linear decay, set per micro-step
-from corpus progress by the train step (see train.word2vec_lr); `--alpha` is its start.
+from corpus progress by the train step (see step.word2vec_lr); `--alpha` is its start.
 """
 
 import jax
@@ -107,31 +107,32 @@ def make_optimizer(cfg) -> optax.GradientTransformationExtraArgs:
   return optax.inject_hyperparams(base)(learning_rate=cfg.lr)
 
 
-def row_ids(params: dict, batch: dict) -> dict:
+def row_ids(params: dict, batch: dict, loss: str = "ns") -> dict:
   """The table row of every gathered row: model.gather_rows applied to tables of row numbers,
   so it follows whatever tables and ids gather_rows uses."""
   index = {k: jnp.arange(v.shape[0], dtype=jnp.int32)[:, None] for k, v in params.items()}
-  return {k: v[..., 0] for k, v in model.gather_rows(index, batch).items()}
+  return {k: v[..., 0] for k, v in model.gather_rows(index, batch, loss).items()}
 
 
 def apply(tx, cfg, params: dict, opt_state, row_grads: dict, batch: dict, lr, *,
           scatter=model.scatter_rows, vocab_size: int | None = None):
   """One optimizer step from the gradient w.r.t. the gathered rows: (params, opt_state).
 
-  `scatter(params, batch, row_updates)` adds row-shaped values into the tables (row-sharded
-  tables pass their owner-only version, with the whole vocabulary's `vocab_size`).
+  `scatter(params, batch, row_updates, loss)` adds row-shaped values into the tables
+  (row-sharded tables pass their owner-only version, with the whole vocabulary's `vocab_size`).
   """
   opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
   vocab_size = vocab_size or params["emb_in"].shape[0]
   if cfg.optimizer == "sgd":  # the word2vec update, unchanged: scaled row gradients, summed
     updates, opt_state = tx.update(row_grads, opt_state)
-    updates = model.damp_duplicates(updates, batch, vocab_size, cfg.dup_cap)
-    return scatter(params, batch, updates), opt_state
+    updates = model.damp_duplicates(updates, batch, vocab_size, cfg.dup_cap, cfg.loss)
+    return scatter(params, batch, updates, cfg.loss), opt_state
   # Adaptive optimizers: dup_cap scales the row gradients (for SGD that is the same thing).
-  grads = model.damp_duplicates(row_grads, batch, vocab_size, cfg.dup_cap)
+  grads = model.damp_duplicates(row_grads, batch, vocab_size, cfg.dup_cap, cfg.loss)
   if cfg.optimizer_update == "dense":
-    dense = scatter(jax.tree.map(jnp.zeros_like, params), batch, grads)
+    dense = scatter(jax.tree.map(jnp.zeros_like, params), batch, grads, cfg.loss)
     updates, opt_state = tx.update(dense, opt_state, params)
     return optax.apply_updates(params, updates), opt_state
-  updates, opt_state = tx.update(grads, opt_state, params, row_ids=row_ids(params, batch))
-  return model.scatter_rows(params, batch, updates), opt_state
+  updates, opt_state = tx.update(grads, opt_state, params,
+                                 row_ids=row_ids(params, batch, cfg.loss))
+  return model.scatter_rows(params, batch, updates, cfg.loss), opt_state

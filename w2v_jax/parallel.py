@@ -25,14 +25,17 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from w2v_jax import model, multihost, optim
+from w2v_jax import model, multihost, objectives, step
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
 
 AXIS = "data"
-# Which batch ids index which table (as model.gather_rows / scatter_rows read them); sharded
-# tables route lookups and updates by these. A new table needs its entry here.
-TABLE_IDS = {"emb_in": "ids", "emb_out": "out"}
+
+
+def table_ids(loss: str) -> dict:
+  """Which batch ids index which table under `loss`: sharded tables route lookups and updates
+  by these (an objective without row ids, the full softmax, cannot be sharded)."""
+  return {"emb_in": "ids", **{o.table: o.ids for o in objectives.parse(loss)}}
 
 
 def make_mesh(devices: int) -> Mesh:
@@ -87,8 +90,7 @@ def state_specs(state, shard_tables: bool):
 def abstract_state(cfg: Config, vocab_size: int, tx, mesh: Mesh):
   """place_state's result as ShapeDtypeStructs with shardings: nothing is allocated, so a
   step can be lowered and compiled for any vocabulary (experiments/memory_report.py)."""
-  from w2v_jax import train  # pylint: disable=import-outside-toplevel
-  state = jax.eval_shape(lambda: train.init_state(cfg, vocab_size, tx))
+  state = jax.eval_shape(lambda: step.init_state(cfg, vocab_size, tx))
   vp, shapes = padded_vocab(vocab_size, cfg, mesh.size), _table_shapes(state.params)
   state = jax.tree.map(lambda x: jax.ShapeDtypeStruct(
       (vp,) + x.shape[1:] if _is_table(x, shapes) else x.shape, x.dtype), state)
@@ -134,20 +136,20 @@ def _owned(ids, rows_per_device):
   return jnp.where((local >= 0) & (local < rows_per_device), local, rows_per_device)
 
 
-def _sharded_gather(params: dict, batch_all: dict) -> dict:
+def _sharded_gather(params: dict, batch_all: dict, loss: str) -> dict:
   """This device's rows from row-sharded tables: owners read, a psum_scatter delivers."""
   rows = {}
-  for name, key in TABLE_IDS.items():
+  for name, key in table_ids(loss).items():
     table = params[name]
     mine = table.at[_owned(batch_all[key], table.shape[0])].get(mode="fill", fill_value=0)
     rows[name] = jax.lax.psum_scatter(mine, AXIS, scatter_dimension=0, tiled=True)
   return rows
 
 
-def _sharded_scatter(params: dict, batch_all: dict, updates_all: dict) -> dict:
+def _sharded_scatter(params: dict, batch_all: dict, updates_all: dict, loss: str) -> dict:
   """Adds the micro-step's updates to the rows this device owns (others are dropped)."""
   out = dict(params)
-  for name, key in TABLE_IDS.items():
+  for name, key in table_ids(loss).items():
     table = params[name]
     out[name] = table.at[_owned(batch_all[key], table.shape[0])].add(updates_all[name],
                                                                      mode="drop")
@@ -164,70 +166,74 @@ def _combine(grads: dict, params: dict) -> dict:
 
 def step_rows(cfg: Config, n_devices: int) -> int:
   """Rows of one micro-step over all devices: cfg.rows[0], or per replica with sync=dispatch."""
+  cfg = step.resolve(cfg)
   return cfg.rows[0] * (n_devices if cfg.sync == "dispatch" else 1)
 
 
-def make_train_call(cfg: Config, tx, mesh: Mesh):
-  """train.make_train_call's (state, ids_SBL, seg_SBL, progress_S, noise, tree=None) ->
-  (state, stats), data parallel over `mesh`; `state` must be placed with place_state."""
-  if cfg.sync == "dispatch":  # local SGD replicas: their own module
-    from w2v_jax import replicas  # pylint: disable=import-outside-toplevel
-    return replicas.make_train_call(cfg, tx, mesh)
-  from w2v_jax import train  # pylint: disable=import-outside-toplevel (train imports us lazily)
-  n = check(cfg, mesh)
-  loss = jax.value_and_grad(model.rows_loss, has_aux=True)
-  b = cfg.rows[0] // n
+class SyncStep(step.Local):
+  """step.Local's hooks for one synchronous step over the mesh (see the module docstring)."""
 
-  def micro_step(carry, xs):
-    state, noise, tree = carry
-    ids_bL, seg_bL, progress = xs
-    ids_BL = jax.lax.all_gather(ids_bL, AXIS, tiled=True)
-    seg_BL = jax.lax.all_gather(seg_bL, AXIS, tiled=True)
-    # The whole micro-step's windows and negatives, drawn as on one device; keep our rows.
-    batch_all = model.make_batch(ids_BL, seg_BL, train.step_key(state.rng, state.step), noise,
-                                 tree=tree, **cfg.batch_options)
-    first = jax.lax.axis_index(AXIS) * b
-    batch = jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(x, first, b), batch_all)
-    if cfg.shard_tables:
-      rows_ = _sharded_gather(state.params, batch_all)
-    else:
-      rows_ = model.gather_rows(state.params, batch)
-    (loss_sum, examples), grads = loss(rows_, batch, **cfg.loss_options)
-    lr = train.word2vec_lr(cfg.lr, progress, cfg.min_alpha_ratio, cfg.lr_progress_scale)
+  def __init__(self, cfg: Config, n_devices: int):
+    self._b, self._n, self._shard = cfg.rows[0] // n_devices, n_devices, cfg.shard_tables
+
+  def whole(self, ids_bL, seg_bL):
+    return (jax.lax.all_gather(ids_bL, AXIS, tiled=True),
+            jax.lax.all_gather(seg_bL, AXIS, tiled=True))
+
+  def mine(self, batch: dict) -> dict:
+    first = jax.lax.axis_index(AXIS) * self._b
+    return jax.tree.map(lambda x: jax.lax.dynamic_slice_in_dim(x, first, self._b), batch)
+
+  def gather(self, params: dict, batch: dict, batch_all: dict, loss: str) -> dict:
+    if self._shard:
+      return _sharded_gather(params, batch_all, loss)
+    return model.gather_rows(params, batch, loss)
+
+  def combine(self, grads: dict, params: dict) -> dict:
     # Only the touched rows travel: N x (B/N rows' gradients), never a V x D gradient. Every
     # device then takes the one-device optimizer step on the whole micro-step.
-    grads_all = _combine(grads, state.params)
+    return _combine(grads, params)
+
+  def apply_options(self, params: dict) -> dict:
     # Sharded tables: SGD adds the updates each device owns; a dense adaptive optimizer
     # (elementwise) runs on each device's own rows and state (check() refuses lazy ones).
-    sharded = {"scatter": _sharded_scatter,
-               "vocab_size": state.params["emb_in"].shape[0] * n} if cfg.shard_tables else {}
-    params, opt_state = optim.apply(tx, cfg, state.params, state.opt_state, grads_all,
-                                    batch_all, lr, **sharded)
-    new = train.TrainState(params, opt_state, state.step + 1, state.rng)
-    stats = (jax.lax.psum(loss_sum, AXIS), jax.lax.psum(examples, AXIS), lr)
-    return (new, noise, tree), stats
+    if not self._shard:
+      return {}
+    return {"scatter": _sharded_scatter, "vocab_size": params["emb_in"].shape[0] * self._n}
+
+  def total(self, x):
+    return jax.lax.psum(x, AXIS)
+
+
+def make_train_call(cfg: Config, tx, mesh: Mesh):
+  """step.make_train_call's (state, ids_SBL, seg_SBL, progress_S, noise, tree=None) ->
+  (state, stats) as one synchronous step over `mesh` (--sync=step); `state` must be placed
+  with place_state."""
+  cfg = step.resolve(cfg)
+  micro_step = step.make_micro_step(cfg, tx, SyncStep(cfg, check(cfg, mesh)))
 
   def body(state, ids_SbL, seg_SbL, progress_S, noise, tree):
-    (state, _, _), (loss_S, n_S, lr_S) = jax.lax.scan(
-        micro_step, (state, noise, tree), (ids_SbL, seg_SbL, progress_S))
-    return state, {"loss_sum": loss_S.sum(), "examples": n_S.sum(), "lr": lr_S[-1]}
+    state, stats_S = step.scan_steps(micro_step, state, ids_SbL, seg_SbL, progress_S, noise,
+                                     tree)
+    return state, step.summary(*stats_S)
 
   def train_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
-    if cfg.shard_tables and set(state.params) != set(TABLE_IDS):
-      raise W2VError(f"--shard_tables supports the tables {sorted(TABLE_IDS)}, not "
-                     f"{sorted(set(state.params) - set(TABLE_IDS))}")
+    tables = table_ids(cfg.loss)
+    if cfg.shard_tables and set(state.params) != set(tables):
+      raise W2VError(f"--shard_tables supports the tables {sorted(tables)}, not "
+                     f"{sorted(set(state.params) - set(tables))}")
     specs = state_specs(state, cfg.shard_tables)
     data = P(None, AXIS, None)
     # check_vma=False: the replicated tables stay identical because every device applies the
     # same all-gathered updates in the same order, which the type checker cannot see.
-    step = jax.shard_map(body, mesh=mesh, in_specs=(specs, data, data, P(), P(), P()),
-                         out_specs=(specs, P()), check_vma=False)
-    return step(state, ids_SBL, seg_SBL, progress_S, noise, tree)
+    sharded = jax.shard_map(body, mesh=mesh, in_specs=(specs, data, data, P(), P(), P()),
+                            out_specs=(specs, P()), check_vma=False)
+    return sharded(state, ids_SBL, seg_SBL, progress_S, noise, tree)
 
-  return _OnMesh(jax.jit(train_call, donate_argnums=0), mesh)
+  return OnMesh(jax.jit(train_call, donate_argnums=0), mesh)
 
 
-class _OnMesh:
+class OnMesh:
   """The jitted step, its host inputs (numpy ids, rows, progress, noise) first made arrays on
   the mesh: jit takes no host value for devices of other processes. Same .lower().compile()."""
 
@@ -252,11 +258,11 @@ class _OnMesh:
 
   def lower(self, *args):
     lowered = self._fn.lower(*self._args(*args))
-    return _Lowered(lambda: _OnMesh(lowered.compile(), self._mesh, self._noise), lowered)
+    return Lowered(lambda: OnMesh(lowered.compile(), self._mesh, self._noise), lowered)
 
 
-class _Lowered:
-  """What _OnMesh.lower returns: .compile() gives a compiled _OnMesh."""
+class Lowered:
+  """What OnMesh.lower returns: .compile() gives a compiled OnMesh."""
 
   def __init__(self, compile_fn, lowered):
     self.compile, self.lowered = compile_fn, lowered

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
 
-from w2v_jax import parallel
+from w2v_jax import parallel, step
 from w2v_jax.config import Config
 
 AXIS = parallel.AXIS
@@ -69,16 +69,16 @@ def make_train_call(cfg: Config, tx, mesh: Mesh, merge: str = "auto"):
   `merge`: "host" (_HostMerge), "collective" (_merge inside the step) or "auto" (host for the
   CPU devices of one process).
   """
-  from w2v_jax import train  # pylint: disable=import-outside-toplevel (train imports us lazily)
+  cfg = step.resolve(cfg)
   parallel.check(cfg, mesh)
-  micro_step = train.make_micro_step(cfg, tx)
+  micro_step = step.make_micro_step(cfg, tx)
 
   def body(state, ids_SbL, seg_SbL, progress_S, noise, tree, merge: bool):
     # Each replica its own random stream: fold the device index into the run's key.
-    key = jax.random.wrap_key_data(state.rng, impl=train.RNG_IMPL)
+    key = jax.random.wrap_key_data(state.rng, impl=step.RNG_IMPL)
     rng = jax.random.key_data(jax.random.fold_in(key, jax.lax.axis_index(AXIS)))
-    (local, _, _), (loss_S, n_S, lr_S) = jax.lax.scan(
-        micro_step, (state._replace(rng=rng), noise, tree), (ids_SbL, seg_SbL, progress_S))
+    local, (loss_S, n_S, lr_S) = step.scan_steps(micro_step, state._replace(rng=rng), ids_SbL,
+                                                 seg_SbL, progress_S, noise, tree)
     done = done_stats = jax.lax.psum(
         jnp.stack([loss_S.sum(), n_S.sum().astype(jnp.float32)]), AXIS)
     stats = {"loss_sum": done_stats[0], "examples": done_stats[1].astype(jnp.int32),
@@ -93,7 +93,7 @@ def make_train_call(cfg: Config, tx, mesh: Mesh, merge: str = "auto"):
     for name in sorted(local.params):
       new, _ = jax.lax.optimization_barrier((local.params[name], done))
       params[name] = done = _merge(new, state.params[name], mesh.size)
-    return train.TrainState(params, state.opt_state, local.step, state.rng), stats
+    return step.TrainState(params, state.opt_state, local.step, state.rng), stats
 
   data = P(None, AXIS, None)
   # Devices of other processes, or accelerators (their collectives are fast): XLA's
@@ -104,23 +104,21 @@ def make_train_call(cfg: Config, tx, mesh: Mesh, merge: str = "auto"):
   if merge == "collective":
     def train_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
       # check_vma=False: every replica ends the dispatch with the same tables (old + one psum).
-      step = jax.shard_map(functools.partial(body, merge=True), mesh=mesh,
-                           in_specs=(P(), data, data, P(), P(), P()), out_specs=(P(), P()),
-                           check_vma=False)
-      return step(state, ids_SBL, seg_SBL, progress_S, noise, tree)
+      merged = jax.shard_map(functools.partial(body, merge=True), mesh=mesh,
+                             in_specs=(P(), data, data, P(), P(), P()), out_specs=(P(), P()),
+                             check_vma=False)
+      return merged(state, ids_SBL, seg_SBL, progress_S, noise, tree)
 
-    return parallel._OnMesh(  # pylint: disable=protected-access
-        jax.jit(train_call, donate_argnums=0), mesh)
+    return parallel.OnMesh(jax.jit(train_call, donate_argnums=0), mesh)
 
   def local_call(state, ids_SBL, seg_SBL, progress_S, noise, tree=None):
     # Each replica's tables come back as its block of a (n * V, D) array: no collective.
-    step = jax.shard_map(functools.partial(body, merge=False), mesh=mesh,
-                         in_specs=(P(), data, data, P(), P(), P()),
-                         out_specs=(P(AXIS), P(), P()), check_vma=False)
-    return step(state, ids_SBL, seg_SBL, progress_S, noise, tree)
+    unmerged = jax.shard_map(functools.partial(body, merge=False), mesh=mesh,
+                             in_specs=(P(), data, data, P(), P(), P()),
+                             out_specs=(P(AXIS), P(), P()), check_vma=False)
+    return unmerged(state, ids_SBL, seg_SBL, progress_S, noise, tree)
 
-  return _HostMerge(parallel._OnMesh(jax.jit(local_call), mesh),  # pylint: disable=protected-access
-                    mesh)
+  return _HostMerge(parallel.OnMesh(jax.jit(local_call), mesh), mesh)
 
 
 @functools.partial(jax.jit, donate_argnums=1)
@@ -154,9 +152,9 @@ class _HostMerge:
     return jax.make_array_from_single_device_arrays(old_VD.shape, old_VD.sharding, merged)
 
   def __call__(self, state, *args):
-    params, step, stats = self._local(state, *args)
+    params, steps, stats = self._local(state, *args)
     merged = {k: self._merge(params[k], state.params[k]) for k in sorted(params)}
-    return state._replace(params=merged, step=step), stats
+    return state._replace(params=merged, step=steps), stats
 
   def lower(self, state, *args):
     lowered = self._local.lower(state, *args)
@@ -172,4 +170,4 @@ class _HostMerge:
           _sum_replicas(zeros[1:], zeros[0]).block_until_ready()
       return _HostMerge(compiled, self._mesh)
 
-    return parallel._Lowered(compile_, lowered)  # pylint: disable=protected-access
+    return parallel.Lowered(compile_, lowered)
