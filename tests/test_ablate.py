@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import REPO
-from w2v_jax import ablate, train
+from w2v_jax import ablate, config, train
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
 
@@ -58,6 +58,27 @@ def test_invalid_cell_value_names_the_cell():
     ablate.cell_configs(Config(), ablate.parse_grid("window=2,0"), [0])
   with pytest.raises(W2VError, match="--seeds must be >= 1"):
     ablate.cell_configs(Config(), ablate.parse_grid("window=2"), [])
+
+
+def test_grid_over_sync_gives_each_mode_its_own_defaults():
+  runs = ablate.cell_configs(Config(model="cbow"), [{"sync": "step"}, {"sync": "dispatch"}], [0])
+  assert [cfg for _, _, cfg in runs] == [Config(model="cbow", sync=s) for s in ("step", "dispatch")]
+  resolved = [config.resolve(cfg) for _, _, cfg in runs]
+  assert [(c.steps_per_call, c.dup_cap) for c in resolved] == [(64, 0.0), (256, 4.0)]
+
+
+def test_finished_run_is_matched_on_resolved_settings(tmp_path):
+  cfg = Config(model="cbow", corpus="c.txt")
+  # config.json holds what train.run resolved: here 2 CPU devices (replicas by default).
+  (tmp_path / "config.json").write_text(config.resolve(cfg, "cpu", 2).to_json())
+  ablate._check_finished(cfg, str(tmp_path), "cpu", 2)
+  ablate._check_finished(Config(model="cbow", corpus="c.txt", steps_per_call=256), str(tmp_path),
+                         "cpu", 2)
+  with pytest.raises(W2VError, match="holds a run of different settings"):
+    ablate._check_finished(cfg, str(tmp_path))  # one device: another run
+  with pytest.raises(W2VError, match="holds a run of different settings"):
+    ablate._check_finished(Config(model="cbow", corpus="c.txt", dup_cap=16.0), str(tmp_path),
+                           "cpu", 2)
 
 
 def test_cell_and_run_names_are_deterministic():

@@ -192,3 +192,41 @@ def test_cli_bad_glove_flag_is_one_clear_line(tmp_path):
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert proc.returncode != 0 and "Traceback" not in proc.stderr
   assert len(lines) == 1 and "--glove_eta must be > 0" in lines[0], proc.stderr
+
+
+def _saved_positions(monkeypatch):
+  """Records the (epoch, call) of every checkpoint train.run saves."""
+  from w2v_jax import checkpoint  # pylint: disable=import-outside-toplevel (orbax: slow import)
+  saved, real = [], checkpoint.save
+
+  def spy(mngr, step, state, meta):
+    saved.append((meta["epoch"], meta["call"]))
+    real(mngr, step, state, meta)
+
+  monkeypatch.setattr(checkpoint, "save", spy)
+  return saved
+
+
+@pytest.mark.parametrize("secs", [0.0, 1e-9])
+def test_glove_checkpoints_by_time(planted_path, tmp_path, monkeypatch, secs):
+  saved = _saved_positions(monkeypatch)
+  cfg = _cfg(planted_path, epochs=2, glove_batch=16, steps_per_call=2, checkpoint_secs=secs)
+  train.run(cfg, str(tmp_path))
+  mid_epoch = [p for p in saved if p[1] != 0]
+  assert saved[-1] == (2, 0) and (1, 0) in saved  # every epoch's end, time or not
+  assert bool(mid_epoch) == (secs > 0), saved
+
+
+def test_glove_writes_tensorboard_events(planted_path, tmp_path):
+  train.run(_cfg(planted_path, epochs=2), str(tmp_path), tensorboard=True)
+  events = os.listdir(tmp_path / "tensorboard")
+  assert any(name.startswith("events.out.tfevents") for name in events), events
+  assert all(os.path.getsize(tmp_path / "tensorboard" / name) > 0 for name in events)
+
+
+def test_glove_writes_files_only_on_process_zero(planted_path, tmp_path, monkeypatch):
+  from w2v_jax import multihost  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(multihost, "is_writer", lambda: False)
+  out = train.run(_cfg(planted_path, epochs=2), str(tmp_path), save_text=True, tensorboard=True)
+  assert out["emb_in"].shape == (out["vocab_size"], 16)
+  assert sorted(os.listdir(tmp_path)) == ["checkpoints"]  # orbax: every process takes part

@@ -13,7 +13,7 @@ from w2v_jax import formats, train
 from w2v_jax.config import Config
 
 _FLAGS = dict(min_count=1, dim=16, window=3, negatives=3, sample=0.0, epochs=2, batch_size=64,
-              row_tokens=16, steps_per_call=4, checkpoint_every=5, alpha=0.05)
+              row_tokens=16, steps_per_call=4, checkpoint_every=5, alpha=0.05, sync="step")
 
 
 def _free_port() -> int:

@@ -54,7 +54,7 @@ def _train_on_four_devices(runs, base: dict):
 
 def test_four_devices_train_the_one_device_vectors_replicated_or_sharded(planted_path, tmp_path):
   one = train.run(_cfg(planted_path), str(tmp_path / "one"))
-  runs = [(str(tmp_path / "rep"), {"devices": 4}),
+  runs = [(str(tmp_path / "rep"), {"devices": 4, "sync": "step"}),
           (str(tmp_path / "shard"), {"devices": 0, "shard_tables": True})]
   base = json.loads(_cfg(planted_path).to_json())
   proc = _train_on_four_devices(runs, base)
@@ -110,7 +110,8 @@ def test_memory_report_shows_per_device_tables_falling_as_one_over_n(tmp_path):
 def test_rows_that_do_not_split_over_the_devices_are_a_clear_cli_error(planted_path, tmp_path):
   proc = subprocess.run(
       [sys.executable, "-m", "experiments.train", f"--corpus={planted_path}",
-       f"--workdir={tmp_path}", "--devices=4", "--batch_size=64", "--row_tokens=64",
+       f"--workdir={tmp_path}", "--devices=4", "--sync=step", "--batch_size=64",
+       "--row_tokens=64",
        "--min_count=1", "--noeval"],
       cwd=REPO, env=_fake_devices_env(4), capture_output=True, text=True, timeout=300)
   assert proc.returncode == 1

@@ -9,19 +9,9 @@ with `evaluate.evaluate`; its eval.json (scores plus training speed) is written 
 that has one is finished and a re-run skips it, while an interrupted run resumes from its
 checkpoints (train.run does that).
 
-Seeds run one after another. Training several seeds at once with jax.vmap over
-train.make_train_call (stacked TrainState, stacked per-seed data blocks) was tried and left out:
-- it is not correct with train.RNG_IMPL = "unsafe_rbg": JAX batches rng_bit_generator by drawing
-  the whole batch from the FIRST key (jax PR #20094, an "untrue" batching rule), so under vmap
-  every seed after the first gets its negatives and window sizes from the first seed's stream
-  (checked: vmapped over seeds (0, 1) and (0, 7), the second row's draws are identical), and no
-  vmapped seed reproduces its own sequential run;
-- it bought nothing here: CBOW dim 50 on the bundled sample (2.4M tokens), 2 CPU cores shared
-  with other jobs, words/s summed over seeds, sequential vs vmapped: 2 seeds 512k vs 519k (then
-  300k vs 438k as the load rose), 4 seeds 504k vs 467k (352k vs 448k). CPU training is
-  compute-bound, so stacking seeds does no more work per second. A GPU, where one small step
-  leaves the device idle, is where it could pay off; that needs threefry (or per-seed keys drawn
-  outside the vmap) in train.py first.
+Seeds run one after another: jax.vmap over seeds is not correct with the step's unsafe_rbg
+keys (JAX batches rng_bit_generator from the first key) and bought no speed on a CPU
+(docs/performance.md, *Seeds under vmap*).
 """
 
 import csv
@@ -35,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from w2v_jax import evaluate, metrics
+from w2v_jax import config, evaluate, metrics, textio
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
 
@@ -153,14 +143,23 @@ def _words_per_sec(workdir: str, tokens: int, seconds: float) -> float:
   return tokens / max(seconds, 1e-9)
 
 
-def _check_finished(cfg: Config, workdir: str) -> None:
-  """A finished run is reused only if it was trained with this very configuration."""
+def _machine() -> tuple[str, int]:
+  """(platform, local devices): what train.run resolves a Config's defaults for (imports jax)."""
+  import jax  # pylint: disable=import-outside-toplevel
+  return jax.default_backend(), jax.local_device_count()
+
+
+def _check_finished(cfg: Config, workdir: str, platform: str = "cpu",
+                    local_devices: int = 1) -> None:
+  """A finished run is reused only if it was trained with this very configuration: both
+  resolved on the same machine (config.json holds what train.run resolved)."""
   try:
     with open(os.path.join(workdir, "config.json"), encoding="utf-8") as f:
-      old = Config.from_json(f.read()).training_fingerprint()
-  except (OSError, ValueError, TypeError) as e:
+      old = Config.from_json(f.read())
+    old = config.resolve(old, platform, local_devices).training_fingerprint()
+  except (OSError, ValueError, TypeError, W2VError) as e:
     raise W2VError(f"{workdir} has eval.json but no readable config.json ({e})") from None
-  if old != cfg.training_fingerprint():
+  if old != config.resolve(cfg, platform, local_devices).training_fingerprint():
     raise W2VError(f"{workdir} holds a run of different settings; use another --runs_dir")
 
 
@@ -170,11 +169,12 @@ def train_and_score(cfg: Config, workdir: str, analogies: str = evaluate.DEFAULT
   from w2v_jax import train  # pylint: disable=import-outside-toplevel  (imports jax)
   out = train.run(cfg, workdir)
   report = evaluate.evaluate(out["words"], out["emb_in"], analogies, wordsim)
-  report["train"] = {"words_per_sec": _words_per_sec(workdir, out["tokens"] * cfg.epochs,
+  epochs = config.resolve(cfg).epochs  # the mode's default when not set
+  report["train"] = {"words_per_sec": _words_per_sec(workdir, out["tokens"] * epochs,
                                                      out["train_seconds"]),
                      "train_seconds": out["train_seconds"], "tokens": out["tokens"],
                      "vocab_size": out["vocab_size"], "compile_seconds": out["compile_seconds"]}
-  train.write_json(os.path.join(workdir, "eval.json"), report)  # last: marks the run finished
+  textio.write_json(os.path.join(workdir, "eval.json"), report)  # last: marks the run finished
   return report
 
 
@@ -182,12 +182,13 @@ def run_grid(base: Config, cells: Sequence[dict], seeds: Sequence[int], runs_dir
              **eval_paths) -> list[dict]:
   """Trains and scores every (cell, seed) not yet finished, in order; returns one row per run."""
   runs = cell_configs(base, cells, seeds)
-  rows = []
+  rows, machine = [], None
   for i, (cell, seed, cfg) in enumerate(runs, 1):
     name = run_name(cell, seed)
     workdir = os.path.join(runs_dir, name)
     if os.path.exists(os.path.join(workdir, "eval.json")):
-      _check_finished(cfg, workdir)
+      machine = machine or _machine()
+      _check_finished(cfg, workdir, *machine)
       with open(os.path.join(workdir, "eval.json"), encoding="utf-8") as f:
         report = json.load(f)
       log.info("run %d/%d %s: finished earlier, skipped", i, len(runs), name)

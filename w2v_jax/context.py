@@ -7,11 +7,10 @@ Skip-gram stacks the 2W slices (context_stack), CBOW sums them under the window 
 centres that saw it, a 2W-tap sum along the row.
 
 Autodiff writes that sum as 2W zero-pads of the slot gradients added up, which XLA:CPU fuses
-into one loop that bounds-checks every tap of every element: 89-114 us of a ~340 us CBOW step
-on part00 (op profile). Here the gradient is padded once, made a buffer of its own
-(`materialize`), and the taps are plain slices of it: that loop fell to 21-27 us. Interleaved
-A/B on part00, one device: CBOW 0.89M -> 1.33M centre slots/s, skip-gram 0.27M -> 0.31M, with
-bit-identical losses (tests/test_context.py checks values and gradients against autodiff).
+into one loop that bounds-checks every tap of every element. Here the gradient is padded once,
+made a buffer of its own (`materialize`), and the taps are plain slices of it: same values
+(tests/test_context.py checks values and gradients against autodiff), a faster step
+(docs/performance.md, *Context gradients*).
 """
 
 import functools

@@ -12,7 +12,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from w2v_jax import huffman, losses, sampling
+from w2v_jax import config, huffman, losses, sampling
 
 # Under hierarchical softmax the top nodes are on (nearly) every centre's path, and a summed
 # step of a 256-centre batch on the root diverges: its updates are always capped, at --dup_cap
@@ -129,15 +129,14 @@ class FullSoftmax:
 
 
 OUTPUTS = {o.name: o for o in (NegativeSampling(), HierarchicalSoftmax(), FullSoftmax())}
-LOSSES = ("ns", "hs", "softmax", "ns+hs")
 
 
 @functools.lru_cache(maxsize=None)
 def parse(loss: str) -> tuple:
   """The objectives of a --loss string, in registry order (ns before hs): ValueError if unknown."""
-  names = loss.split("+")
-  if loss not in LOSSES:
-    raise ValueError(f"--loss must be one of {'|'.join(LOSSES)}, got {loss!r}")
+  if loss not in config.LOSSES:
+    raise ValueError(f"--loss must be one of {'|'.join(config.LOSSES)}, got {loss!r}")
+  names = config.loss_parts(loss)
   return tuple(o for name, o in OUTPUTS.items() if name in names)
 
 

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from w2v_jax import model
+from w2v_jax import config, model
 
 OPTIMIZERS = {"sgd": optax.sgd, "adagrad": optax.adagrad, "adam": optax.adam}
 UPDATES = ("dense", "lazy")
@@ -121,6 +121,7 @@ def apply(tx, cfg, params: dict, opt_state, row_grads: dict, batch: dict, lr, *,
   `scatter(params, batch, row_updates, loss)` adds row-shaped values into the tables
   (row-sharded tables pass their owner-only version, with the whole vocabulary's `vocab_size`).
   """
+  cfg = config.resolve(cfg)  # dup_cap's default depends on the mode
   opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
   vocab_size = vocab_size or params["emb_in"].shape[0]
   if cfg.optimizer == "sgd":  # the word2vec update, unchanged: scaled row gradients, summed

@@ -3,8 +3,8 @@
 The CPU counterpart of word2vec.c's Hogwild threads (docs/performance.md): one XLA:CPU program
 keeps about 1.2 of 2 cores busy, two replicas on two CPU devices keep both busy, and the price
 is one dense merge of the tables per dispatch. On the CPU devices of one process each device
-reads the others' tables from host memory and sums them (_HostMerge: XLA:CPU's collectives move
-~1 GB/s here); across processes, or on accelerators, it is a reduce-scatter and an all-gather
+reads the others' tables from host memory and sums them (_HostMerge: XLA:CPU's collectives are
+slow here); across processes, or on accelerators, it is a reduce-scatter and an all-gather
 inside the step (_merge).
 """
 
@@ -28,9 +28,8 @@ def keep_freed_memory() -> bool:
 
   The host merge (_HostMerge) allocates and frees a few table-sized buffers per dispatch. By
   default glibc maps each such buffer afresh and unmaps it when freed, and the kernel
-  zero-fills every page on first touch: ~1M page faults in a 30 s run. Without mmap, with no
-  trimming and one arena, freed buffers are reused: CBOW, part00, 2 replicas x 256 steps, A/B
-  753K -> 936K centre slots/s, page faults 1.0M -> 0.14M (docs/performance.md). The cost is
+  zero-fills every page on first touch. Without mmap, with no trimming and one arena, freed
+  buffers are reused (docs/performance.md, *malloc*). The cost is
   that the process keeps its peak heap. False (nothing changed) where libc is not glibc.
   """
   try:
@@ -129,8 +128,7 @@ def _sum_replicas(locals_, old):
 
 class _HostMerge:
   """The dispatch's replica tables merged by handing each to the other devices and summing
-  there, instead of XLA:CPU's collectives: on the 2-core machine an all-reduce of part00's two
-  68K x 100 tables took ~65 ms (about 1 GB/s), this merge ~11 ms (docs/performance.md).
+  there, instead of XLA:CPU's collectives, which are slow on CPU (docs/performance.md).
   Single-process CPU devices only: every device must be addressable, and a numpy view of one
   device's buffer must be readable by the others (host memory)."""
 
@@ -143,9 +141,8 @@ class _HostMerge:
     old = {s.device: s.data for s in old_VD.addressable_shards}
     # Another device's table reaches this one without a copy: on the CPU np.asarray is a view of
     # the buffer (it waits for the dispatch to finish) and device_put of a numpy array aliases
-    # it, keeping it alive. A/B, CBOW 2 replicas x 256 steps on part00: 1.36-1.46M centre
-    # slots/s with jax.device_put's copies, 1.47-1.63M with these views. (Every view is made
-    # before any sum, which frees the old tables: they are donated.)
+    # it, keeping it alive. (Every view is made before any sum, which frees the old tables:
+    # they are donated.)
     views = [[mine[e] if e == d else jax.device_put(np.asarray(mine[e]), d) for e in devices]
              for d in devices]
     merged = [_sum_replicas(v, old[d]) for v, d in zip(views, devices)]

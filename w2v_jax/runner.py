@@ -25,13 +25,6 @@ from w2v_jax.errors import Interrupted, W2VError
 log = metrics.log
 
 
-def write_json(path: str, obj) -> None:
-  """Writes `obj` as indented JSON, atomically."""
-  with textio.atomic_open(path) as f:
-    json.dump(obj, f, indent=2, sort_keys=True)
-    f.write("\n")
-
-
 def prepare(cfg: Config, workdir: str, overwrite: bool) -> None:
   """Creates the workdir and refuses one holding another configuration's checkpoint."""
   os.makedirs(workdir, exist_ok=True)
@@ -64,7 +57,7 @@ def write_setup(cfg: Config, workdir: str, vocab) -> bool:
   writes = multihost.is_writer()
   if writes:
     vocab_lib.save(vocab, os.path.join(workdir, "vocab.txt"))
-    write_json(os.path.join(workdir, "config.json"), json.loads(cfg.to_json()))
+    textio.write_json(os.path.join(workdir, "config.json"), json.loads(cfg.to_json()))
   return writes
 
 

@@ -31,7 +31,7 @@ class TrainState(NamedTuple):
 
 def resolve(cfg: Config) -> Config:
   """config.resolve on the devices this process sees (the defaults of --devices/--sync)."""
-  return getattr(config_lib, "resolve", lambda c, *a: c)(cfg, jax.default_backend(), jax.local_device_count())  # TEMP
+  return config_lib.resolve(cfg, jax.default_backend(), jax.local_device_count())
 
 
 def step_key(rng: jax.Array, step: jax.Array) -> jax.Array:

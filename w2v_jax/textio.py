@@ -2,6 +2,7 @@
 
 import contextlib
 import gzip
+import json
 import os
 import tempfile
 from typing import IO, Iterator
@@ -54,3 +55,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
       os.fsync(dir_fd)
     finally:
       os.close(dir_fd)
+
+
+def write_json(path: str, obj) -> None:
+  """Writes `obj` as indented JSON, atomically."""
+  with atomic_open(path) as f:
+    json.dump(obj, f, indent=2, sort_keys=True)
+    f.write("\n")
