@@ -83,6 +83,10 @@ class Config:
                            "(gensim cbow_mean=0).")
   sigmoid: str = _field("exact", "exact, or c_table: gradients from word2vec.c's sigmoid table, "
                         "clipped at +-6 (the reported loss stays exact).", SIGMOIDS)
+  fusion_barriers: bool | None = _field(None, "Compute the context windows' sums and gradients "
+                                        "into buffers of their own (an XLA:CPU speed-up; a "
+                                        "conditional per use on accelerators). Default: on "
+                                        "for the CPU, off elsewhere; same values either way.")
   cbow_position_weights: bool = _field(False, "CBOW: learned per-position weights on the context "
                                        "vectors (fastText's cc vectors, Mikolov et al. 2018).")
   max_sentence: int = _field(1000, "Kept words per sentence; longer ones are split (word2vec.c "
@@ -234,7 +238,7 @@ class Config:
     """The fields that must match for a workdir's checkpoint to be resumed (compare resolved
     configs: an unresolved None and its default are the same run)."""
     skip = {"checkpoint_every", "checkpoint_secs", "keep_checkpoints", "log_every_secs",
-            "corpus", "id_file"}
+            "corpus", "id_file", "fusion_barriers"}
     return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 
@@ -272,7 +276,7 @@ def resolve(cfg: Config, platform: str = "cpu", local_devices: int = 1) -> Confi
     sync = "dispatch" if devices != 1 and replicas else "step"
   dispatch, cbow = sync == "dispatch", cfg.model == "cbow"
   filled = {
-      "devices": devices, "sync": sync,
+      "devices": devices, "sync": sync, "fusion_barriers": platform == "cpu",
       "epochs": GLOVE_EPOCHS if cfg.model == "glove" else EPOCHS,
       "alpha": None if cfg.model == "glove" else DEFAULT_ALPHA[cfg.model],
       "steps_per_call": (256 if cbow else 128) if dispatch else 64,

@@ -24,14 +24,18 @@ def offsets(window: int) -> list[int]:
   return [o for o in range(-window, window + 1) if o != 0]
 
 
-def materialize(x: jax.Array, probe: jax.Array) -> jax.Array:
+def materialize(x: jax.Array, probe: jax.Array | None) -> jax.Array:
   """`x`, computed once into its own buffer rather than fused into each consumer.
 
   XLA:CPU fuses cheap elementwise producers into every consumer and recomputes them there
   (jax.lax.optimization_barrier does not stop it); the result of a conditional is never fused.
   `probe` is any traced scalar of the step, so that the predicate is not a constant XLA could
-  fold away; both branches return x (a NaN probe takes the second one).
+  fold away; both branches return x (a NaN probe takes the second one). A CPU-only trick: on
+  GPUs and TPUs a conditional copies its predicate to the host on every execution, so there the
+  step passes probe=None (Config.fusion_barriers) and `x` is returned as it is.
   """
+  if probe is None:
+    return x
   return jax.lax.cond(probe == probe, lambda v: v, lambda v: v * 1.0, x)
 
 
@@ -47,24 +51,26 @@ def _pad_rows(x_BT, window: int):
   return jnp.pad(x_BT, pad)
 
 
-@jax.custom_vjp
-def context_sum(in_BLD: jax.Array, m_BTO: jax.Array) -> jax.Array:
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def context_sum(in_BLD: jax.Array, m_BTO: jax.Array, barriers: bool = True) -> jax.Array:
   """h_BTD = Σ_o m_BTO[..., o] · in_BLD[:, W + off_o : W + off_o + T]: CBOW's summed context.
 
-  m_BTO is the (float) window mask; it gets no gradient.
+  m_BTO is the (float) window mask; it gets no gradient. `barriers`: see materialize.
   """
   t, o = m_BTO.shape[1:]
   w = o // 2
   h_BTD = sum(m_BTO[..., i, None] * in_BLD[:, w + off:w + off + t]
               for i, off in enumerate(offsets(w)))
-  return materialize(h_BTD, in_BLD[0, 0, 0])  # read by the scores and by emb_out's gradient
+  # read by the scores and by emb_out's gradient
+  return materialize(h_BTD, in_BLD[0, 0, 0] if barriers else None)
 
 
-def _context_sum_fwd(in_BLD, m_BTO):
-  return context_sum(in_BLD, m_BTO), (m_BTO, in_BLD[0, 0, 0])
+def _context_sum_fwd(in_BLD, m_BTO, barriers):
+  return context_sum(in_BLD, m_BTO, barriers), (m_BTO, in_BLD[0, 0, 0] if barriers else None)
 
 
-def _context_sum_bwd(res, g_BTD):
+def _context_sum_bwd(barriers, res, g_BTD):
+  del barriers  # the probe in `res` is None without them
   m_BTO, probe = res
   t, o = m_BTO.shape[1:]
   w, length = o // 2, t + o
@@ -80,18 +86,21 @@ def _context_sum_bwd(res, g_BTD):
 context_sum.defvjp(_context_sum_fwd, _context_sum_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def context_stack(in_BLD: jax.Array, window: int) -> jax.Array:
-  """x_BTOD[:, t, o] = in_BLD[:, W + t + off_o]: skip-gram's context rows of every centre."""
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def context_stack(in_BLD: jax.Array, window: int, barriers: bool = True) -> jax.Array:
+  """x_BTOD[:, t, o] = in_BLD[:, W + t + off_o]: skip-gram's context rows of every centre.
+
+  `barriers`: see materialize."""
   t = in_BLD.shape[1] - 2 * window
   return jnp.stack([in_BLD[:, window + off:window + off + t] for off in offsets(window)], axis=2)
 
 
-def _context_stack_fwd(in_BLD, window):
-  return context_stack(in_BLD, window), in_BLD[0, 0, 0]
+def _context_stack_fwd(in_BLD, window, barriers):
+  return context_stack(in_BLD, window, barriers), in_BLD[0, 0, 0] if barriers else None
 
 
-def _context_stack_bwd(window, probe, g_BTOD):
+def _context_stack_bwd(window, barriers, probe, g_BTOD):
+  del barriers  # the probe is None without them
   length = g_BTOD.shape[1] + 2 * window
   # Token p's gradient: Σ_o g[p - W - off_o, o], tap o of g padded by 2W.
   gp_BKOD = materialize(_pad_rows(g_BTOD, window), probe)

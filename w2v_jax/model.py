@@ -131,7 +131,7 @@ def output_loss(x_NOD, rows: dict, batch: dict, *, loss: str = "ns", skip_beyond
   return sum(per[1:], per[0])
 
 
-def skipgram_loss(rows: dict, batch: dict, score, **unused):
+def skipgram_loss(rows: dict, batch: dict, score, *, fusion_barriers: bool = True, **unused):
   """Skip-gram follows word2vec.c's direction: the input row is the *context* word and the
   predicted output is the centre (whose K negatives are shared by its contexts, as in
   pWord2Vec / BlazingText; C draws fresh negatives per pair), also for hierarchical softmax
@@ -140,14 +140,15 @@ def skipgram_loss(rows: dict, batch: dict, score, **unused):
   mask_BTO = batch["mask"]
   b, t, o = mask_BTO.shape
   in_BLD = rows["emb_in"]
-  x_NOD = context.context_stack(in_BLD, o // 2).reshape(b * t, o, in_BLD.shape[-1])
+  x_NOD = context.context_stack(in_BLD, o // 2, fusion_barriers).reshape(
+      b * t, o, in_BLD.shape[-1])
   per_NO = score(x_NOD)
   m_NO = mask_BTO.reshape(b * t, o)
   return jnp.sum(jnp.where(m_NO, per_NO, 0.0)), jnp.sum(m_NO)
 
 
 def cbow_loss(rows: dict, batch: dict, score, *, cbow_mean_grad: str = "word2vec",
-              cbow_mean: bool = True):
+              cbow_mean: bool = True, fusion_barriers: bool = True):
   """CBOW: the hidden vector is the mean of the live context rows; with "word2vec" every context
   row receives the full error (C's neu1e, gensim cbow_mean=1), with "autodiff" 1/count of it.
   cbow_mean=False sums them instead (gensim cbow_mean=0). With pos_OD in rows each context row
@@ -164,7 +165,7 @@ def cbow_loss(rows: dict, batch: dict, score, *, cbow_mean_grad: str = "word2vec
     sum_BTD = sum(m_BTO[..., i, None] * in_BLD[:, w + off:w + off + t] * rows["pos_OD"][i]
                   for i, off in enumerate(offsets(w)))
   else:
-    sum_BTD = context.context_sum(in_BLD, m_BTO)
+    sum_BTD = context.context_sum(in_BLD, m_BTO, fusion_barriers)
   count_BT1 = jnp.sum(m_BTO, axis=-1, keepdims=True)
   mean_BTD = sum_BTD / jnp.maximum(count_BT1, 1.0)
   if cbow_mean and cbow_mean_grad == "word2vec":  # value of the mean, gradient of the sum
@@ -188,16 +189,18 @@ INPUTS = {"sg": skipgram_loss, "cbow": cbow_loss}
 
 def rows_loss(rows: dict, batch: dict, *, model: str, loss: str = "ns",
               cbow_mean_grad: str = "word2vec", skip_beyond: float = 0.0,
-              cbow_mean: bool = True, sigmoid: str = "exact"):
+              cbow_mean: bool = True, sigmoid: str = "exact", fusion_barriers: bool = True):
   """Summed loss of one micro-step from its gathered rows; returns (loss, examples).
 
   Summed, not averaged, so the learning rate keeps word2vec's per-example meaning. `model`
-  picks the input side (INPUTS), `loss` the output side (objectives.parse).
+  picks the input side (INPUTS), `loss` the output side (objectives.parse). fusion_barriers:
+  XLA:CPU's buffers for the context windows (context.materialize); off on accelerators.
   """
   def score(x_NOD):
     return output_loss(x_NOD, rows, batch, loss=loss, skip_beyond=skip_beyond, sigmoid=sigmoid)
 
-  return INPUTS[model](rows, batch, score, cbow_mean_grad=cbow_mean_grad, cbow_mean=cbow_mean)
+  return INPUTS[model](rows, batch, score, cbow_mean_grad=cbow_mean_grad, cbow_mean=cbow_mean,
+                       fusion_barriers=fusion_barriers)
 
 
 def loss_fn(params: dict, batch: dict, *, model: str, loss: str = "ns", **kw):

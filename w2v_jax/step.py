@@ -73,7 +73,8 @@ def batch_options(cfg: Config) -> dict:
 def loss_options(cfg: Config) -> dict:
   """model.rows_loss's keyword arguments."""
   return {"model": cfg.model, "loss": cfg.loss, "cbow_mean_grad": cfg.cbow_mean_grad,
-          "skip_beyond": cfg.skip_beyond, "cbow_mean": cfg.cbow_mean, "sigmoid": cfg.sigmoid}
+          "skip_beyond": cfg.skip_beyond, "cbow_mean": cfg.cbow_mean, "sigmoid": cfg.sigmoid,
+          "fusion_barriers": cfg.fusion_barriers is not False}
 
 
 def batch_loss(params: dict, ids_BL, seg_BL, key, noise: tuple, tree, cfg: Config):
