@@ -34,13 +34,14 @@ def test_resolve_fills_each_modes_defaults(model, sync, steps, cap):
 
 def test_resolve_keeps_given_values_is_idempotent_and_returns_a_new_config():
   given = Config(model="cbow", sync="dispatch", steps_per_call=32, dup_cap=0.0, epochs=2,
-                 alpha=0.1, devices=3)
+                 alpha=0.1, devices=3, fusion_barriers=True)
   assert config.resolve(given, "cpu", 2) == given
   for cfg in (Config(), Config(model="cbow"), Config(model="glove"), given):
     for platform, n in (("cpu", 1), ("cpu", 2), ("gpu", 1)):
       once = config.resolve(cfg, platform, n)
       assert config.resolve(once, platform, n) == once
-      assert None not in (once.epochs, once.steps_per_call, once.dup_cap, once.devices, once.sync)
+      assert None not in (once.epochs, once.steps_per_call, once.dup_cap, once.devices, once.sync,
+                         once.fusion_barriers)
   plain = Config()
   assert config.resolve(plain) is not plain and plain.steps_per_call is None
 
