@@ -18,7 +18,7 @@ from w2v_jax import export as export_lib
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
-from w2v_jax.step import RNG_IMPL, TrainState, init_state, make_optimizer  # noqa: F401
+from w2v_jax.step import RNG_IMPL, init_state, make_optimizer
 
 log = metrics.log
 
