@@ -1,5 +1,7 @@
 """The step module: one device's dispatch, exported for a GPU without a conditional in its loop."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,7 +48,7 @@ def test_fusion_barriers_change_no_value(model):
   noise = (jnp.ones((64,), jnp.float32), jnp.asarray(rng.integers(1, V, 64), jnp.int32))
   got = []
   for barriers in (True, False):
-    c = config.resolve(Config(**{**cfg.__dict__, "fusion_barriers": barriers}))
+    c = dataclasses.replace(cfg, fusion_barriers=barriers)
     tx = step.make_optimizer(c)
     state = step.init_state(c, V, tx)
     state, stats = step.make_train_call(c, tx)(state, ids, seg, np.zeros(S, np.float32), noise)

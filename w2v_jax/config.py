@@ -218,14 +218,19 @@ class Config:
     for ok, message in checks:
       if not ok:
         raise W2VError(message)
-    (rows, row_tokens), n = self.rows, devices
-    if sync == "step" and n is not None and n > 1 and rows % n:  # one step split over n devices
-      raise W2VError(f"{n} devices need a multiple of {n} rows per micro-step, got {rows} "
-                     f"(--batch_size={self.batch_size} / --row_tokens={self.row_tokens}); use "
-                     f"e.g. --batch_size={n * row_tokens} or --row_tokens={self.batch_size // n}")
+    if sync == "step" and devices is not None and devices > 1:
+      self.check_rows(devices)
     if self.lr != self.lr or self.sample != self.sample:  # NaN
       raise W2VError("--alpha and --sample must be numbers, got NaN")
     return self
+
+  def check_rows(self, n_devices: int) -> None:
+    """W2VError unless one synchronous step's rows split evenly over `n_devices` devices."""
+    (rows, row_tokens), n = self.rows, n_devices
+    if rows % n:
+      raise W2VError(f"{n} devices need a multiple of {n} rows per micro-step, got {rows} "
+                     f"(--batch_size={self.batch_size} / --row_tokens={self.row_tokens}); use "
+                     f"e.g. --batch_size={n * row_tokens} or --row_tokens={self.batch_size // n}")
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -47,21 +47,12 @@ def make_mesh(devices: int) -> Mesh:
 
 
 def check(cfg: Config, mesh: Mesh) -> int:
-  """Raises W2VError when `cfg` cannot run data parallel on `mesh`; returns its device count."""
-  n = mesh.size
-  rows, row_tokens = cfg.rows
-  if cfg.sync == "dispatch":  # every replica takes cfg.rows of its own per micro-step
-    return n
-  if rows % n:
-    raise W2VError(f"{n} devices need a multiple of {n} rows per micro-step, got {rows} "
-                   f"(--batch_size={cfg.batch_size} / --row_tokens={cfg.row_tokens}); use "
-                   f"e.g. --batch_size={n * row_tokens} or --row_tokens={cfg.batch_size // n}")
-  if cfg.shard_tables and cfg.optimizer != "sgd" and cfg.optimizer_update == "lazy":
-    raise W2VError("--shard_tables supports --optimizer=sgd or --optimizer_update=dense")
-  if cfg.shard_tables and (cfg.loss != "ns" or cfg.cbow_position_weights):
-    raise W2VError("--shard_tables supports --loss=ns without --cbow_position_weights; "
-                   "other objectives run with replicated tables (drop --shard_tables)")
-  return n
+  """Raises W2VError when `cfg` cannot run data parallel on `mesh`; returns its device count.
+
+  The settings alone are checked by Config.validate; this adds what depends on the mesh."""
+  if cfg.sync != "dispatch":  # replicas take cfg.rows each; one step splits its rows
+    cfg.check_rows(mesh.size)
+  return mesh.size
 
 
 def padded_vocab(vocab_size: int, cfg: Config, n_devices: int) -> int:
@@ -102,6 +93,7 @@ def abstract_state(cfg: Config, vocab_size: int, tx, mesh: Mesh):
 
 def place_state(cfg: Config, state, mesh: Mesh):
   """Pads the tables to the sharded vocabulary and puts the state on the mesh."""
+  cfg = step.resolve(cfg)
   check(cfg, mesh)
   v = state.params["emb_in"].shape[0]
   vp = padded_vocab(v, cfg, mesh.size)
@@ -196,7 +188,8 @@ class SyncStep(step.Local):
 
   def apply_options(self, params: dict) -> dict:
     # Sharded tables: SGD adds the updates each device owns; a dense adaptive optimizer
-    # (elementwise) runs on each device's own rows and state (check() refuses lazy ones).
+    # (elementwise) runs on each device's own rows and state (Config.validate refuses lazy
+    # ones).
     if not self._shard:
       return {}
     return {"scatter": _sharded_scatter, "vocab_size": params["emb_in"].shape[0] * self._n}

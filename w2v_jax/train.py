@@ -84,7 +84,7 @@ class Word2VecJob(runner.Job):
     self.noise, self.tree, self.epoch_words, self.workdir = noise, tree, epoch_words, workdir
     self.steps, self.row_tokens = cfg.steps_per_call, cfg.rows[1]
     self.per_call = self.steps * strategy.rows * self.row_tokens
-    self.ep, self._compiling = None, None
+    self.ep, self.epoch, self._compiling = None, None, None
 
   def first_step(self, state, meta):
     return int(state.step)
