@@ -1,6 +1,7 @@
 """corpus.encode read by worker processes gives exactly the one-pass result."""
 
 import gzip
+import io
 
 import numpy as np
 import pytest
@@ -37,24 +38,31 @@ def test_parallel_encode_equals_one_pass(tmp_path, monkeypatch, workers):
   np.testing.assert_array_equal(got[2], want[2])
 
 
-def test_one_file_is_cut_after_whitespace_and_gzip_is_not_cut(tmp_path, monkeypatch):
+def test_ranges_at_any_offsets_tile_the_file_and_end_after_whitespace():
+  rng = np.random.default_rng(1)
+  data = bytes(rng.choice(list(b"ab \n\tc\xc3\xa9"), 200))
+  for _ in range(300):
+    bounds = [0, *sorted(rng.integers(0, 205, rng.integers(0, 5)).tolist()), None]
+    pieces = [b"".join(corpus._RawRange(io.BytesIO(data), a, b))
+              for a, b in zip(bounds[:-1], bounds[1:])]
+    assert b"".join(pieces) == data
+    assert all(p[-1:] in (b" ", b"\n", b"\t") for p in pieces[:-1] if p)
+
+
+def test_gzip_files_are_cut_too_and_read_as_one_pass(tmp_path, monkeypatch):
   monkeypatch.setattr(corpus, "PARALLEL_BYTES", 0)
-  path = _corpus(tmp_path)[1]
-  data = open(path, "rb").read()
-  cuts = corpus.split_points(path, 4)
-  assert len(cuts) == 3 and all(data[c - 1:c] in (b" ", b"\n", b"\t") for c in cuts)
-  gz = tmp_path / "d.txt.gz"
-  gz.write_bytes(gzip.compress(data))
-  assert len(corpus._ranges([str(gz)], 4)) == 1
-  assert corpus.encode([str(gz)], workers=4)[1] == corpus.encode([path], workers=1)[1]
-  # Several gzip files: each worker takes whole files.
-  gz2 = tmp_path / "e.txt.gz"
-  gz2.write_bytes(gzip.compress(b"other words here\n" * 100))
-  both = [str(gz), str(gz2)]
-  assert len(corpus._ranges(both, 2)) == 2
-  want, got = corpus.encode(both, workers=1), corpus.encode(both, workers=2)
-  np.testing.assert_array_equal(got[0], want[0])
-  assert got[1] == want[1]
+  paths = _corpus(tmp_path)
+  gz = [str(tmp_path / f"{i}.txt.gz") for i in range(len(paths))]
+  for src, dst in zip(paths, gz):
+    with open(src, "rb") as f, open(dst, "wb") as g:
+      g.write(gzip.compress(f.read()))
+  assert len(corpus._ranges(gz[1:2], 4)) == 4  # one gzip file, four shares
+  for files in (gz[1:2], gz):
+    want, got = corpus.encode(files, workers=1), corpus.encode(files, workers=3)
+    np.testing.assert_array_equal(got[0], want[0])
+    assert got[1] == want[1]
+    np.testing.assert_array_equal(got[2], want[2])
+  np.testing.assert_array_equal(corpus.encode(gz, workers=2)[0], corpus.encode(paths)[0])
 
 
 def test_a_binary_file_is_refused_by_the_workers_too(tmp_path, monkeypatch):

@@ -56,6 +56,12 @@ def wait(mngr: ocp.CheckpointManager) -> None:
                    f"{type(e).__name__}: {str(e)[:200]}") from e
 
 
+def close(mngr: ocp.CheckpointManager) -> None:
+  """wait, then closes the manager."""
+  wait(mngr)
+  mngr.close()
+
+
 def restore_latest(mngr: ocp.CheckpointManager, abstract_state):
   """(state, meta) of the newest *good* checkpoint, or (None, None) when there is none.
 

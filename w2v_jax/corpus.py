@@ -7,6 +7,8 @@ import gzip
 import itertools
 import multiprocessing
 import os
+import shutil
+import tempfile
 from typing import Iterator
 
 import numpy as np
@@ -54,20 +56,68 @@ def read_blocks(paths: list[str]) -> Iterator[tuple[list[str], bool]]:
     yield from _read_range(path, 0, None)
 
 
+def _cut_in(raw: bytes, at: int) -> int:
+  """The index just after the first space, tab or newline of raw[at:], or -1 if it has none."""
+  found = [j for j in (raw.find(b" ", at), raw.find(b"\n", at), raw.find(b"\t", at)) if j >= 0]
+  return min(found) + 1 if found else -1
+
+
+class _RawRange:
+  """The bytes of an open file between the cuts at `start` and at `stop` (None: its end), as
+  blocks. The cut at k > 0 is just after the first space, tab or newline at or after byte k (the
+  end of the file if none follows); the cut at 0 is 0. Ranges [a, b), [b, c) of a file tile it
+  exactly, whatever a <= b <= c are, so a file (gzip too: offsets into its text) is split at
+  guessed offsets and no word or UTF-8 sequence spans two ranges. `eof`: the range ended the
+  file."""
+
+  def __init__(self, f, start: int, stop: int | None):
+    self.f, self.start, self.stop, self.eof = f, start, stop, False
+
+  def _read(self, n: int) -> bytes:
+    raw = self.f.read(n)
+    self.eof = self.eof or not raw
+    return raw
+
+  def __iter__(self) -> Iterator[bytes]:
+    buf, pos, stop = b"", self.start, self.stop  # buf holds the bytes [pos - len(buf), pos)
+    if stop == 0:
+      return
+    if self.start:
+      self.f.seek(self.start)
+      while (j := _cut_in(buf, 0)) < 0:  # up to and through the first whitespace
+        buf = self._read(1 << 16)
+        pos += len(buf)
+        if not buf:
+          return
+      buf = buf[j:]
+    while stop is None or pos <= stop:  # until the byte at `stop` has been read
+      if buf:
+        yield buf
+      buf = self._read(BLOCK_BYTES if stop is None else min(BLOCK_BYTES, stop + 1 - pos))
+      pos += len(buf)
+      if not buf:
+        return
+    if pos - len(buf) > stop:  # the cut at start lies past the one at stop: empty
+      return
+    at = stop - (pos - len(buf))
+    while (j := _cut_in(buf, at)) < 0:  # the rest of the word that `stop` falls in
+      if buf:
+        yield buf
+      buf, at = self._read(1 << 16), 0
+      if not buf:
+        return
+    yield buf[:j]
+
+
 def _read_range(path: str, start: int, stop: int | None) -> Iterator[tuple[list[str], bool]]:
-  """read_blocks over bytes [start, stop) of one file; stop=None reads to the end of the file,
-  which ends a sentence. A range that starts or stops inside a file must do so just after a
-  whitespace byte (split_points), so no word or UTF-8 sequence spans two ranges."""
+  """read_blocks over the bytes of one file between the cuts at `start` and at `stop`
+  (_RawRange); the file's end ends a sentence."""
   decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
   carry, open_sentence, text = "", False, ""
   try:
     with _open(path) as f:
-      f.seek(start)
-      first, left = start == 0, (stop - start) if stop is not None else None
-      while True:
-        raw = f.read(BLOCK_BYTES if left is None else min(BLOCK_BYTES, left))
-        if left is not None:
-          left -= len(raw)
+      blocks, first = _RawRange(f, start, stop), start == 0
+      for raw in itertools.chain(blocks, [b""]):
         if first and b"\0" in raw:
           raise W2VError(f"corpus file {path!r} looks binary (it has NUL bytes); "
                          "pass plain or gzipped text")
@@ -86,7 +136,7 @@ def _read_range(path: str, start: int, stop: int | None) -> Iterator[tuple[list[
           yield lines[-1].split(), False
   except (OSError, EOFError, gzip.BadGzipFile) as e:
     raise W2VError(f"cannot read corpus file {path!r}: {e}") from e
-  if stop is None and (text.split() or open_sentence):  # the file's end ends a sentence
+  if blocks.eof and (text.split() or open_sentence):  # the file's end ends a sentence
     yield text.split(), True
 
 
@@ -127,11 +177,11 @@ def encode(paths: list[str], workers: int = 0) -> tuple[np.ndarray, list[str], n
   """
   started = _PREFETCHED.pop(_fingerprint(paths), None)
   for key in [k for k in _PREFETCHED if [p for p, _, _ in k] == list(paths)]:
-    _PREFETCHED.pop(key)[0].terminate()  # a prefetch of files changed since: stale
+    _PREFETCHED.pop(key).cancel()  # a prefetch of files changed since: stale
   if started is None:
     started = _start(paths, workers)
   if started is not None:
-    return _collect(*started)
+    return started.collect()
   ids_of = new_ids()
   pieces = list(id_pieces(paths, ids_of))
   ids, counts = _ids_and_counts(pieces, len(ids_of))
@@ -159,33 +209,29 @@ def _fingerprint(paths: list[str]) -> tuple:
 PARALLEL_BYTES = 32 << 20
 
 
-def split_points(path: str, parts: int) -> list[int]:
-  """Byte offsets that cut a plain file into about `parts` ranges, each just after a space,
-  tab or newline (a cut is dropped where 64 KiB hold none, or would repeat another)."""
-  size, cuts = os.path.getsize(path), []
+def _text_size(path: str) -> int:
+  """The bytes of text in `path`: its size, or for gzip the size its trailer records (mod 2^32;
+  used only to balance the shares, never for correctness)."""
+  size = os.path.getsize(path)
+  if size < 4 or not _is_gzip(path):
+    return size
   with open(path, "rb") as f:
-    for i in range(1, parts):
-      f.seek(i * size // parts)
-      window = f.read(1 << 16)
-      found = [j for j in (window.find(b" "), window.find(b"\n"), window.find(b"\t")) if j >= 0]
-      cut = i * size // parts + min(found) + 1 if found else None
-      if cut is not None and cut < size and (not cuts or cut > cuts[-1]):
-        cuts.append(cut)
-  return cuts
+    f.seek(-4, os.SEEK_END)
+    return max(size, int.from_bytes(f.read(4), "little"))
 
 
 def _ranges(paths: list[str], workers: int) -> list[list[tuple[str, int, int | None]]]:
-  """The corpus as up to `workers` lists of (path, start, stop) byte ranges, in corpus order:
-  plain files cut at whitespace, gzip files whole. One list when the corpus is small."""
+  """The corpus as up to `workers` lists of (path, start, stop) ranges of text, in corpus
+  order, cut at guessed offsets (_RawRange finds the whitespace). One list when it is small."""
   whole = [[(p, 0, None) for p in paths]]
-  sizes = [os.path.getsize(p) for p in paths]
+  sizes = [_text_size(p) for p in paths]
   if (workers < 2 or sum(sizes) < PARALLEL_BYTES
       or "fork" not in multiprocessing.get_all_start_methods()):
     return whole
-  spans = []  # about sum(sizes) / workers bytes each, where files can be cut
+  spans = []  # about sum(sizes) / workers bytes each
   for p, size in zip(paths, sizes):
-    parts = 1 if _is_gzip(p) else max(1, round(workers * size / sum(sizes)))
-    bounds = [0, *split_points(p, parts), None]
+    parts = max(1, round(workers * size / sum(sizes)))
+    bounds = [0, *(i * size // parts for i in range(1, parts)), None]
     spans += [(p, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
   if len(spans) < 2:
     return whole
@@ -193,40 +239,55 @@ def _ranges(paths: list[str], workers: int) -> list[list[tuple[str, int, int | N
   return [spans[i:i + share] for i in range(0, len(spans), share)]
 
 
-def _encode_ranges(ranges: list[tuple[str, int, int | None]]) -> tuple[np.ndarray, list[str]]:
-  """A worker's share: (first-appearance ids of its own, its words in that order)."""
+def _encode_ranges(ranges: list[tuple[str, int, int | None]], out: str
+                   ) -> tuple[list[str], np.ndarray]:
+  """A worker's share: its first-appearance ids of its own go to the file `out` (a pipe would
+  carry 4 bytes a token through pickling, ~0.4 s on part00); returns its words in that order and
+  their counts in the share, so the parent's serial part is only the renumbering."""
   ids_of = new_ids()
   blocks = itertools.chain.from_iterable(_read_range(*r) for r in ranges)
-  pieces = list(_ids_of_blocks(blocks, ids_of))
-  return (np.concatenate(pieces) if pieces else np.zeros(0, np.int32)), list(ids_of)
+  ids, counts = _ids_and_counts(list(_ids_of_blocks(blocks, ids_of)), len(ids_of))
+  ids.tofile(out)
+  return list(ids_of), counts
 
 
-def _start(paths: list[str], workers: int):
-  """(pool, pending result) of the worker processes reading `paths`, or None for one pass."""
+class _Shares:
+  """The worker processes reading a corpus's shares, and the folder their ids go to."""
+
+  def __init__(self, shares: list[list[tuple[str, int, int | None]]]):
+    # Forked workers start in ~10 ms and run only file reads, str.split, dicts and numpy (no
+    # jax), so threads of this process (XLA's) do not matter to them; spawn or forkserver would
+    # re-import the main module in each worker (~0.4 s for experiments.train).
+    self.folder = tempfile.mkdtemp(prefix="w2v_jax_encode_")  # the page cache: no disk waits
+    self.outs = [os.path.join(self.folder, f"share{i}.int32") for i in range(len(shares))]
+    self.pool = multiprocessing.get_context("fork").Pool(len(shares))
+    self.pending = self.pool.starmap_async(_encode_ranges, zip(shares, self.outs))
+
+  def cancel(self) -> None:
+    self.pool.terminate()
+    shutil.rmtree(self.folder, ignore_errors=True)
+
+  def collect(self) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """encode()'s result: each share's words are renumbered in share order, which is their
+    first appearance in the whole corpus, so it equals one pass."""
+    try:
+      results = self.pending.get()
+      ids_of = new_ids()
+      lookup = ids_of.__getitem__
+      remaps = [np.fromiter(map(lookup, words), np.int32, len(words)) for words, _ in results]
+      counts = np.zeros(len(ids_of), np.int64)
+      for remap, (_, share_counts) in zip(remaps, results):
+        counts[remap] += share_counts  # remap is one-to-one within a share
+      ids = np.concatenate([remap[np.fromfile(out, np.int32)]
+                            for remap, out in zip(remaps, self.outs)])
+    finally:
+      self.cancel()
+    return ids, list(ids_of), counts
+
+
+def _start(paths: list[str], workers: int) -> _Shares | None:
+  """The worker processes reading `paths`, or None where one pass in this process is better."""
   workers = workers or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                            else os.cpu_count() or 1)
   shares = _ranges(paths, workers)
-  if len(shares) < 2:
-    return None
-  # Forked workers start in ~10 ms and run only file reads, str.split, dicts and numpy (no
-  # jax), so threads of this process (XLA's) do not matter to them; spawn or forkserver would
-  # re-import the main module in each worker (~0.4 s for experiments.train).
-  pool = multiprocessing.get_context("fork").Pool(len(shares))
-  return pool, pool.map_async(_encode_ranges, shares)
-
-
-def _collect(pool, pending) -> tuple[np.ndarray, list[str], np.ndarray]:
-  """encode()'s result from the workers: each share's words are renumbered in share order,
-  which is their first appearance in the whole corpus, so it equals one pass."""
-  try:
-    results = pending.get()
-  finally:
-    pool.terminate()
-  ids_of = new_ids()
-  lookup = ids_of.__getitem__
-  parts = []
-  for ids, words in results:
-    remap = np.fromiter(map(lookup, words), np.int32, len(words))
-    parts.append(remap[ids])
-  ids, counts = _ids_and_counts(parts, len(ids_of))
-  return ids, list(ids_of), counts
+  return _Shares(shares) if len(shares) >= 2 else None

@@ -207,7 +207,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   writer = runner.open_writer(workdir, writes, tensorboard)
   progress = runner.Progress(job, writer, cfg.log_every_secs, cfg.epochs * vocab.total_tokens)
   state, steps, compile_seconds = runner.train_loop(job, cfg, state, meta, mngr, progress, vocab)
-  mngr.close()
+  checkpoint.close(mngr)
   writer.close()
 
   w_RE = np.asarray(jax.device_get(state.w_RE))

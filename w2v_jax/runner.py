@@ -187,7 +187,8 @@ class Progress:
 def train_loop(job: Job, cfg: Config, state, meta: dict, mngr, progress: Progress, vocab):
   """Trains `state` from data position `meta` to the end of cfg.epochs: (state, step,
   compile_seconds). Checkpoints by cfg's policy (time and count, GloVe also each epoch) and on
-  SIGINT/SIGTERM (then raises Interrupted); never checkpoints a diverged state."""
+  SIGINT/SIGTERM (then raises Interrupted); never checkpoints a diverged state. The last save
+  may still be writing: the caller exports meanwhile, then checkpoint.close(mngr)."""
   step, train_call, compile_seconds = job.first_step(state, meta), None, 0.0
   if meta["epoch"] < cfg.epochs:
     job.compile_ahead(state)
@@ -227,7 +228,6 @@ def train_loop(job: Job, cfg: Config, state, meta: dict, mngr, progress: Progres
     progress.finish(state)
     if mngr.latest_step() != step:  # a finished run that is re-run has nothing new to save
       save(state, cfg.epochs, 0)
-  checkpoint.wait(mngr)
   return state, step, compile_seconds
 
 

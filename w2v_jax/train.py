@@ -178,17 +178,27 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   writer = runner.open_writer(workdir, writes, tensorboard)
   progress = runner.Progress(job, writer, cfg.log_every_secs, cfg.epochs * epoch_words, held)
   state, steps, compile_seconds = runner.train_loop(job, cfg, state, meta, mngr, progress, vocab)
-  mngr.close()
   writer.close()
   train_seconds = progress.train_seconds()
 
-  # ---- export
-  state = strategy.host(state)  # every process takes part in the gather
+  # ---- export, while the last checkpoint is written
+  try:
+    emb_in, exported = _export(strategy.host(state), vocab.words, writes, workdir, export,
+                               save_text)
+  finally:
+    checkpoint.close(mngr)
+  if not writes:
+    return {"vocab_size": vocab.size, "steps": steps, "words": vocab.words, "emb_in": emb_in}
+  return runner.summary(vocab, steps, clock, vocab_seconds, compile_seconds, train_seconds,
+                        emb_in, vectors=exported)
+
+
+def _export(state, words: list[str], writes: bool, workdir: str, export, save_text: bool):
+  """(the input vectors, export.write's kind -> matrix or None where this process does not
+  write): the trained state checked for divergence and its vectors written."""
   emb_in, emb_out = (np.asarray(state.params[k]) for k in ("emb_in", "emb_out"))
   if not np.all(np.isfinite(emb_in)):
     raise W2VError("training diverged: the vectors contain NaN/Inf (is --alpha too large?)")
   if not writes:
-    return {"vocab_size": vocab.size, "steps": steps, "words": vocab.words, "emb_in": emb_in}
-  exported = export_lib.write(workdir, vocab.words, emb_in, emb_out, export, save_text)
-  return runner.summary(vocab, steps, clock, vocab_seconds, compile_seconds, train_seconds,
-                        emb_in, vectors=exported)
+    return emb_in, None
+  return emb_in, export_lib.write(workdir, words, emb_in, emb_out, export, save_text)
