@@ -10,7 +10,7 @@ import os
 from absl import flags
 
 from experiments import common
-from w2v_jax import ablate
+from w2v_jax import ablate, config
 from w2v_jax.config import Config
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +49,13 @@ def main(argv):
   base = Config(**settings)
   seeds = list(range(base.seed, base.seed + _SEEDS.value))
   runs = ablate.cell_configs(base, cells, seeds)  # every cell validated before any training
+  # The CPU devices the plain command would use (replicas per core), before jax starts; a cell
+  # that asks for fewer uses the first ones.
+  cpu_devices = max(config.auto_cpu_devices(cfg, os.cpu_count() or 1) for _, _, cfg in runs)
+  from w2v_jax import multihost, replicas  # pylint: disable=import-outside-toplevel (jax)
+  multihost.use_cpu_devices(cpu_devices)
+  if cpu_devices > 1:
+    replicas.keep_freed_memory()
   runs_dir = _RUNS_DIR.value or os.path.join(_OUT.value, "runs")
   print(f"{len(cells)} cell(s) x {len(seeds)} seed(s) = {len(runs)} runs into {runs_dir}",
         flush=True)

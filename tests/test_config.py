@@ -7,6 +7,7 @@ from absl import flags
 
 from experiments import train as train_script
 from w2v_jax import config
+from w2v_jax import step as step_lib
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
 
@@ -34,14 +35,14 @@ def test_resolve_fills_each_modes_defaults(model, sync, steps, cap):
 
 def test_resolve_keeps_given_values_is_idempotent_and_returns_a_new_config():
   given = Config(model="cbow", sync="dispatch", steps_per_call=32, dup_cap=0.0, epochs=2,
-                 alpha=0.1, devices=3, fusion_barriers=True)
+                 alpha=0.1, devices=3, fusion_barriers=True, lr_progress_scale=1.0)
   assert config.resolve(given, "cpu", 2) == given
   for cfg in (Config(), Config(model="cbow"), Config(model="glove"), given):
     for platform, n in (("cpu", 1), ("cpu", 2), ("gpu", 1)):
       once = config.resolve(cfg, platform, n)
       assert config.resolve(once, platform, n) == once
       assert None not in (once.epochs, once.steps_per_call, once.dup_cap, once.devices, once.sync,
-                         once.fusion_barriers)
+                         once.fusion_barriers, once.lr_progress_scale)
   plain = Config()
   assert config.resolve(plain) is not plain and plain.steps_per_call is None
 
@@ -145,3 +146,25 @@ def test_flags_parse_to_the_config_with_todays_spellings():
   assert config.resolve(train_script.config_from_flags(_parsed("--model=glove"))).epochs == 15
   with pytest.raises(flags.IllegalFlagValueError):
     _parsed("--model=glove2")
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 5])
+def test_schedule_tuned_ends_cbow_at_alpha_over_2_epochs_and_word2vec_decays_to_zero(epochs):
+  tuned = config.resolve(Config(model="cbow", epochs=epochs))
+  assert tuned.lr_progress_scale == pytest.approx(1 - 0.5 / epochs)
+  final = float(step_lib.word2vec_lr(tuned.lr, 1.0, tuned.min_alpha_ratio, tuned.lr_progress_scale))
+  assert final == pytest.approx(tuned.lr / (2 * epochs))
+  assert config.resolve(Config(model="sg", epochs=epochs)).lr_progress_scale == 1.0
+  for model in ("sg", "cbow"):
+    assert config.resolve(Config(model=model, epochs=epochs,
+                                 schedule="word2vec")).lr_progress_scale == 1.0
+  # An explicit value wins over either schedule, and a replace() gets the same run.
+  assert config.resolve(Config(model="cbow", schedule="word2vec",
+                               lr_progress_scale=0.7)).lr_progress_scale == 0.7
+  assert config.resolve(dataclasses.replace(Config(model="sg"), model="cbow", epochs=epochs)) == (
+      config.resolve(Config(model="cbow", epochs=epochs)))
+
+
+def test_schedule_is_checked():
+  with pytest.raises(W2VError, match="schedule"):
+    Config(schedule="fast").validate()

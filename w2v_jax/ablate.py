@@ -36,6 +36,8 @@ _NOT_IN_GRID = ("seed", "corpus")
 _FIELDS = {f.name: f.type for f in dataclasses.fields(Config)}
 # (column in results.csv, key in the per-run row, Markdown header)
 METRICS = (("analogy_accuracy", "analogy", "analogy"),
+           ("semantic_accuracy", "semantic", "semantic"),
+           ("syntactic_accuracy", "syntactic", "syntactic"),
            ("wordsim353_spearman", "wordsim353", "WS-353 ρ"),
            ("words_per_sec", "words_per_sec", "words/s"))
 
@@ -195,7 +197,10 @@ def run_grid(base: Config, cells: Sequence[dict], seeds: Sequence[int], runs_dir
     else:
       log.info("run %d/%d %s", i, len(runs), name)
       report = train_and_score(cfg, workdir, **eval_paths)
+    kinds = evaluate.section_kinds(report["analogy"]["sections"])
     rows.append({**cell, "seed": seed, "analogy": report["analogy"]["accuracy"],
+                 "semantic": kinds["semantic"]["accuracy"],
+                 "syntactic": kinds["syntactic"]["accuracy"],
                  "wordsim353": report["wordsim353"]["spearman"],
                  "words_per_sec": report["train"]["words_per_sec"],
                  "train_seconds": report["train"]["train_seconds"]})
@@ -245,8 +250,8 @@ def markdown_table(agg: Sequence[dict], fields: Sequence[str]) -> str:
   head = [*fields, "seeds", *(title for _, _, title in METRICS)]
   lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   for e in agg:
-    cols = [*(_fmt(e[k]) for k in fields), str(e["n"]), _pm(e, "analogy", ".4f"),
-            _pm(e, "wordsim353", ".4f"), _pm(e, "words_per_sec", ",.0f")]
+    cols = [*(_fmt(e[k]) for k in fields), str(e["n"]),
+            *(_pm(e, key, ",.0f" if key == "words_per_sec" else ".4f") for _, key, _ in METRICS)]
     lines.append("| " + " | ".join(cols) + " |")
   return "\n".join(lines) + "\n"
 

@@ -24,6 +24,14 @@ def loss_parts(loss: str) -> tuple[str, ...]:
 
 SIGMOIDS = ("exact", "c_table")  # glove: w2v_jax/glove.py, its own glove_* fields
 SYNCS = ("step", "dispatch")
+SCHEDULES = ("tuned", "word2vec")
+
+
+def tuned_progress_scale(model: str, epochs: int) -> float:
+  """--schedule=tuned's lr_progress_scale (docs/quality.md): skip-gram decays to ~0 as
+  word2vec.c does; CBOW, which updates each word's rows ~2W times less often per epoch, ends
+  at alpha / (2 * epochs): half the start after one epoch, near word2vec.c's decay after many."""
+  return 1.0 - 0.5 / epochs if model == "cbow" else 1.0
 OPTIMIZERS = ("sgd", "adagrad", "adam")
 # --model=glove's default epochs (GloVe demo.sh MAX_ITER; glove.c defaults to 25, the paper used
 # 50); word2vec's 5 are too few for GloVe.
@@ -68,10 +76,14 @@ class Config:
                                "cbow; glove uses --glove_eta).")
   min_alpha_ratio: float = _field(1e-4, "The learning rate's floor as a fraction of --alpha "
                                   "(word2vec.c: 1e-4).")
-  lr_progress_scale: float = _field(1.0, "The learning rate decays as if progress were this "
-                                    "times the true one, ending at alpha * (1 - this); 0.5 "
-                                    "reproduces gensim 4.4's corpus_file mode with 2 workers "
-                                    "(default 1: word2vec.c's decay to ~0).")
+  schedule: str = _field("tuned", "Defaults of the learning-rate schedule: tuned (w2v_jax's, "
+                         "chosen by docs/quality.md) or word2vec (word2vec.c's linear decay to "
+                         "~0). Flags given explicitly win.", SCHEDULES)
+  lr_progress_scale: float | None = _field(None, "The learning rate decays as if progress were "
+                                           "this times the true one, ending at alpha * (1 - "
+                                           "this); 1 is word2vec.c's decay to ~0, 0.5 gensim "
+                                           "4.4's corpus_file mode with 2 workers (default: "
+                                           "--schedule's).")
   ns_exponent: float = _field(0.75, "Noise distribution exponent.")
   shrink_window: bool = _field(True, "word2vec.c's random window shrinking.")
   cbow_mean_grad: str = _field("word2vec", "CBOW: full error to every context row (word2vec.c) "
@@ -176,7 +188,7 @@ class Config:
         (self.epochs is None or self.epochs > 0, f"--epochs must be > 0, got {self.epochs}"),
         (self.alpha is None or self.alpha > 0, f"--alpha must be > 0, got {self.alpha}"),
         (0 <= self.min_alpha_ratio <= 1, "min_alpha_ratio must be in [0, 1]"),
-        (0 < self.lr_progress_scale <= 1,
+        (self.lr_progress_scale is None or 0 < self.lr_progress_scale <= 1,
          f"--lr_progress_scale must be in (0, 1], got {self.lr_progress_scale}"),
         (self.init_range > 0, f"--init_range must be > 0, got {self.init_range}"),
         (self.model == "cbow" or (self.cbow_mean and not self.cbow_position_weights),
@@ -286,6 +298,8 @@ def resolve(cfg: Config, platform: str = "cpu", local_devices: int = 1) -> Confi
       "alpha": None if cfg.model == "glove" else DEFAULT_ALPHA[cfg.model],
       "steps_per_call": (256 if cbow else 128) if dispatch else 64,
       "dup_cap": (4.0 if cbow else 16.0) if dispatch else 0.0,
+      "lr_progress_scale": (tuned_progress_scale(cfg.model, cfg.epochs or EPOCHS)
+                            if cfg.schedule == "tuned" else 1.0),
   }
   return dataclasses.replace(
       cfg, **{k: v for k, v in filled.items() if getattr(cfg, k) is None}).validate()

@@ -257,7 +257,20 @@ def analogy_accuracy(words: Sequence[str], vectors_VD, questions_path: str,
   total = len(predicted)
   return {"accuracy": correct / total if total else 0.0, "correct": correct, "total": total,
           "questions": n_questions, "oov": oov,
-          "oov_ratio": oov / n_questions if n_questions else 0.0, "sections": per_section}
+          "oov_ratio": oov / n_questions if n_questions else 0.0, "sections": per_section,
+          **section_kinds(per_section)}
+
+
+def section_kinds(per_section: dict) -> dict:
+  """{"semantic": ..., "syntactic": ...} ({"correct", "total", "accuracy"} each): the Google
+  set's convention, where the syntactic sections are the ones named gram*."""
+  kinds = {}
+  for kind, is_syntactic in (("semantic", False), ("syntactic", True)):
+    parts = [c for name, c in per_section.items() if name.startswith("gram") == is_syntactic]
+    correct, total = sum(c["correct"] for c in parts), sum(c["total"] for c in parts)
+    kinds[kind] = {"correct": correct, "total": total,
+                   "accuracy": correct / total if total else 0.0}
+  return kinds
 
 
 def _statistic(result) -> float | None:
