@@ -200,14 +200,7 @@ class Config:
         (self.max_sentence > 0, f"--max_sentence must be > 0, got {self.max_sentence}"),
         (self.batch_size > 0, f"--batch_size must be > 0, got {self.batch_size}"),
         (self.row_tokens > 0, f"--row_tokens must be > 0, got {self.row_tokens}"),
-        (bool(self.init_from) or not (self.init_from_out or self.init_counts
-                                      or self.freeze_init),
-         "--init_from_out, --init_counts and --freeze_init need --init_from"),
-        (not self.init_from or (self.model != "glove" and not self.id_file
-                                and not self.shard_tables and not self.phrases),
-         "--init_from supports sg/cbow without --id_file, --shard_tables or --phrases"),
-        (not self.freeze_init or self.optimizer == "sgd",
-         "--freeze_init supports --optimizer=sgd"),
+        *self._init_from_checks(),
         (self.batch_size % self.row_tokens == 0 or self.batch_size < self.row_tokens,
          f"--batch_size ({self.batch_size}) must be a multiple of --row_tokens "
          f"({self.row_tokens}) or smaller than it"),
@@ -242,6 +235,18 @@ class Config:
     if self.lr != self.lr or self.sample != self.sample:  # NaN
       raise W2VError("--alpha and --sample must be numbers, got NaN")
     return self
+
+  def _init_from_checks(self) -> list[tuple[bool, str]]:
+    return [
+        (bool(self.init_from) or not (self.init_from_out or self.init_counts
+                                      or self.freeze_init),
+         "--init_from_out, --init_counts and --freeze_init need --init_from"),
+        (not self.init_from or (self.model != "glove" and not self.id_file
+                                and not self.shard_tables and not self.phrases),
+         "--init_from supports sg/cbow without --id_file, --shard_tables or --phrases"),
+        (not self.freeze_init or self.optimizer == "sgd",
+         "--freeze_init supports --optimizer=sgd"),
+    ]
 
   def check_rows(self, n_devices: int) -> None:
     """W2VError unless one synchronous step's rows split evenly over `n_devices` devices."""
