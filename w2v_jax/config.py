@@ -124,6 +124,17 @@ class Config:
                             "there with several devices).", SYNCS)
   shard_tables: bool = _field(False, "Split the embedding tables by rows over the devices "
                               "(per-device table memory 1/N).")
+  init_from: str = _field("", "Start from an earlier run's workdir (both tables, its counts) or "
+                          "a word2vec text/binary file of input vectors; the vocabularies are "
+                          "merged (w2v_jax/init_from.py).")
+  init_from_out: str = _field("", "With --init_from=FILE: a word2vec file of output vectors "
+                              "for the same words (else the output table starts at zero).")
+  init_counts: str | None = _field(None, "With --init_from: the counts behind subsampling and "
+                                   "the noise distribution: sum (PATH's plus the corpus's; the "
+                                   "default for a workdir) or new (the corpus's; the default "
+                                   "for a vectors file).", ("sum", "new"))
+  freeze_init: bool = _field(False, "With --init_from: the input vectors from PATH stay fixed; "
+                             "new words and the output table train.")
   id_file: bool = _field(False, "Count the corpus in one pass into a binary id file "
                          "(WORKDIR/corpus.ids) and train from it memory-mapped; reused on resume.")
   optimizer: str = _field("sgd", "sgd (word2vec), adagrad or adam; all follow --alpha's linear "
@@ -201,6 +212,7 @@ class Config:
         (self.max_sentence > 0, f"--max_sentence must be > 0, got {self.max_sentence}"),
         (self.batch_size > 0, f"--batch_size must be > 0, got {self.batch_size}"),
         (self.row_tokens > 0, f"--row_tokens must be > 0, got {self.row_tokens}"),
+        *self._init_from_checks(),
         (self.batch_size % self.row_tokens == 0 or self.batch_size < self.row_tokens,
          f"--batch_size ({self.batch_size}) must be a multiple of --row_tokens "
          f"({self.row_tokens}) or smaller than it"),
@@ -235,6 +247,18 @@ class Config:
     if self.lr != self.lr or self.sample != self.sample:  # NaN
       raise W2VError("--alpha and --sample must be numbers, got NaN")
     return self
+
+  def _init_from_checks(self) -> list[tuple[bool, str]]:
+    return [
+        (bool(self.init_from) or not (self.init_from_out or self.init_counts
+                                      or self.freeze_init),
+         "--init_from_out, --init_counts and --freeze_init need --init_from"),
+        (not self.init_from or (self.model != "glove" and not self.id_file
+                                and not self.shard_tables and not self.phrases),
+         "--init_from supports sg/cbow without --id_file, --shard_tables or --phrases"),
+        (not self.freeze_init or self.optimizer == "sgd",
+         "--freeze_init supports --optimizer=sgd"),
+    ]
 
   def check_rows(self, n_devices: int) -> None:
     """W2VError unless one synchronous step's rows split evenly over `n_devices` devices."""

@@ -114,6 +114,17 @@ def row_ids(params: dict, batch: dict, loss: str = "ns") -> dict:
   return {k: v[..., 0] for k, v in model.gather_rows(index, batch, loss).items()}
 
 
+FROZEN = "frozen_in"  # params entry of --freeze_init: 1.0 for input rows that never change
+
+
+def freeze_rows(grads: dict, params: dict, batch: dict) -> dict:
+  """The row gradients with those of frozen input rows (params[FROZEN]) set to zero."""
+  if FROZEN not in params:
+    return grads
+  live = 1.0 - params[FROZEN][batch["ids"]]
+  return {**grads, "emb_in": grads["emb_in"] * live[..., None]}
+
+
 def apply(tx, cfg, params: dict, opt_state, row_grads: dict, batch: dict, lr, *,
           scatter=model.scatter_rows, vocab_size: int | None = None):
   """One optimizer step from the gradient w.r.t. the gathered rows: (params, opt_state).
@@ -122,6 +133,7 @@ def apply(tx, cfg, params: dict, opt_state, row_grads: dict, batch: dict, lr, *,
   (row-sharded tables pass their owner-only version, with the whole vocabulary's `vocab_size`).
   """
   cfg = config.resolve(cfg)  # dup_cap's default depends on the mode
+  row_grads = freeze_rows(row_grads, params, batch)
   opt_state = opt_state._replace(hyperparams={**opt_state.hyperparams, "learning_rate": lr})
   vocab_size = vocab_size or params["emb_in"].shape[0]
   if cfg.optimizer == "sgd":  # the word2vec update, unchanged: scaled row gradients, summed

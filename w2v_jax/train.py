@@ -6,15 +6,19 @@ dispatches --model=glove to w2v_jax/glove.py.
 """
 
 import concurrent.futures
+import dataclasses
+import functools
 import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v_jax import checkpoint, data, glove, heldout, huffman, idfile, metrics, objectives
+from w2v_jax import checkpoint, data, glove, heldout, huffman, idfile, init_from, metrics
+from w2v_jax import objectives
 from w2v_jax import parallel, replicas, resume, runner, step
 from w2v_jax import export as export_lib
+from w2v_jax import corpus as corpus_lib
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
@@ -56,18 +60,23 @@ class Strategy:
     return parallel.host_state(state, self.vocab_size) if self.mesh else jax.device_get(state)
 
 
-def load_corpus(cfg: Config, workdir: str):
-  """(vocab, training id stream, held-out id stream, corpus words per epoch of training)."""
+def load_corpus(cfg: Config, workdir: str, prior=None):
+  """(vocab, training id stream, held-out id stream, corpus words per epoch of training, the
+  rows of the prior's words under --init_from or None)."""
   corpus = runner.corpus_path(cfg, workdir)
+  rows_P = None
   if cfg.id_file:  # counted and written once, memory-mapped (w2v_jax/idfile.py)
     vocab, stream = idfile.build(corpus, cfg.min_count, cfg.max_vocab,
                                  os.path.join(workdir, "corpus.ids"))
+  elif prior is not None:  # --init_from: the corpus's words merged with the prior's
+    raw_ids, words, counts = corpus_lib.encode(corpus_lib.expand(corpus))
+    vocab, stream, rows_P = init_from.merge(prior, words, counts, raw_ids, cfg, corpus)
   else:
     vocab, stream = vocab_lib.build(corpus, cfg.min_count, cfg.max_vocab)
   # --heldout: the vocabulary counts the whole corpus (as word2vec.c), training skips the slice.
   stream, held_stream = heldout.split(stream, cfg.heldout)
   epoch_words = vocab.total_tokens * stream.shape[0] / (stream.shape[0] + held_stream.shape[0])
-  return vocab, stream, held_stream, epoch_words
+  return vocab, stream, held_stream, epoch_words, rows_P
 
 
 def _compile(lowered, t0):
@@ -138,6 +147,22 @@ def _tables(cfg: Config, vocab):
   return keep_V, noise, tree
 
 
+def _init(cfg: Config, vocab_size: int, tx, prior, rows_P):
+  """The fresh state's thunk: jitted (one program instead of a dozen eagerly compiled ops, same
+  values), with --init_from's rows written in (its tables passed in, not baked into the
+  program)."""
+  if prior is None:
+    return jax.jit(lambda: init_state(cfg, vocab_size, tx))
+
+  def fresh(prior_in, prior_out):
+    state = init_state(cfg, vocab_size, tx)
+    table = dataclasses.replace(prior, emb_in=prior_in, emb_out=prior_out)
+    params = init_from.place(state.params, table, rows_P, cfg.freeze_init)
+    return state._replace(params=params, opt_state=tx.init(params))
+
+  return functools.partial(jax.jit(fresh), prior.emb_in, prior.emb_out)
+
+
 def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool = False,
         export_out: bool = False, export=("in",), tensorboard: bool = False) -> dict:
   """Trains into `workdir` (resuming its latest checkpoint) and exports the vectors.
@@ -154,7 +179,8 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   # ---- workdir and corpus
   clock = metrics.Timer()
   runner.prepare(cfg, workdir, overwrite)
-  vocab, stream, held_stream, epoch_words = load_corpus(cfg, workdir)
+  prior = init_from.load(cfg) if cfg.init_from else None
+  vocab, stream, held_stream, epoch_words, rows_P = load_corpus(cfg, workdir, prior)
   vocab_seconds = clock()
   log.info("vocabulary: %d words (min_count %d) from %d tokens in %.1fs",
            vocab.size, cfg.min_count, vocab.total_tokens, vocab_seconds)
@@ -163,9 +189,8 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   # ---- state: restored or fresh, placed by the strategy
   tx = make_optimizer(cfg)
   mngr = checkpoint.make_manager(workdir, cfg.keep_checkpoints)
-  # Jitted: one compiled program instead of a dozen eagerly compiled ops, same values.
   state, meta = resume.restore_or_init(workdir, mngr, vocab,
-                                       jax.jit(lambda: init_state(cfg, vocab.size, tx)))
+                                       _init(cfg, vocab.size, tx, prior, rows_P))
   strategy = Strategy(cfg, tx, vocab.size)
   state = strategy.place(state)
   writes = runner.write_setup(cfg, workdir, vocab)
@@ -182,15 +207,33 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   train_seconds = progress.train_seconds()
 
   # ---- export, while the last checkpoint is written
+  state = strategy.host(state)  # every process takes part in the gather
+  if prior is not None:
+    state = _continued(state, prior, rows_P, cfg, vocab, workdir if writes else None)
   try:
-    emb_in, exported = _export(strategy.host(state), vocab.words, writes, workdir, export,
-                               save_text)
+    emb_in, exported = _export(state, vocab.words, writes, workdir, export, save_text)
   finally:
     checkpoint.close(mngr)
   if not writes:
     return {"vocab_size": vocab.size, "steps": steps, "words": vocab.words, "emb_in": emb_in}
   return runner.summary(vocab, steps, clock, vocab_seconds, compile_seconds, train_seconds,
                         emb_in, vectors=exported)
+
+
+def _continued(state, prior, rows_P, cfg: Config, vocab, workdir: str | None):
+  """--init_from's end: frozen rows set to PATH's exactly (the step never changes them, but a
+  merge of more than 2 replicas can round them by an ulp), and init_from.json written."""
+  params = {k: np.asarray(v) for k, v in state.params.items()}
+  if cfg.freeze_init:
+    params["emb_in"] = params["emb_in"].copy()
+    params["emb_in"][rows_P] = prior.emb_in
+  summary = init_from.report(prior, vocab, rows_P, params["emb_in"])
+  log.info("continued from %s: %d of its words, %d new; mean cosine to its vectors %.3f",
+           prior.source, summary["prior_words"], summary["new_words"],
+           summary["mean_cosine_to_prior"])
+  if workdir is not None:
+    init_from.write_report(workdir, summary)
+  return state._replace(params=params)
 
 
 def _export(state, words: list[str], writes: bool, workdir: str, export, save_text: bool):
