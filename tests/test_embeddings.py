@@ -1,10 +1,15 @@
 """Tests for w2v_jax.embeddings, with gensim's KeyedVectors as the reference on random vectors."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import REPO
 
 from w2v_jax import embeddings, evaluate, formats
 from w2v_jax.embeddings import Embeddings
@@ -117,7 +122,8 @@ def test_unknown_words_raise(emb):
 
 def test_object(emb, table, tmp_path):
   assert isinstance(emb.vectors_VD, jax.Array) and isinstance(emb.unit_VD, jax.Array)
-  np.testing.assert_array_equal(np.asarray(emb.vectors_VD), table[1])
+  assert emb.unit_VD.dtype == np.float32 and emb.norms_V.shape == (V,)
+  np.testing.assert_allclose(np.asarray(emb.vectors_VD), table[1], rtol=1e-6)
   np.testing.assert_allclose(np.linalg.norm(np.asarray(emb.unit_VD), axis=1), 1, atol=1e-6)
   assert (len(emb), emb.dim, "w7" in emb, "x" in emb) == (V, D, True, False)
   assert emb.words == tuple(table[0]) and emb.index["w7"] == 7 and "400 words" in repr(emb)
@@ -148,3 +154,131 @@ def test_shared_helpers():
   np.testing.assert_allclose(unit, [[0.6, 0.8], [0, 0]])
   np.testing.assert_allclose(norms, [5, 0])
   assert [evaluate.restricted_size(10, r) for r in (None, 3, 30)] == [10, 3, 10]
+
+
+@pytest.fixture(scope="module")
+def emb16(table) -> Embeddings:
+  return Embeddings.from_arrays(*table, dtype="float16")
+
+
+def _cosines(table, query: str, words: list[str]) -> np.ndarray:
+  """Exact float64 cosines of `query` to `words` in the table."""
+  unit_VD = table[1] / np.linalg.norm(table[1], axis=1, keepdims=True)
+  rows = [int(w[1:]) for w in [query, *words]]
+  return unit_VD[rows[1:]].astype(np.float64) @ unit_VD[rows[0]]
+
+
+def test_float16_keeps_the_neighbours(emb, emb16, table):
+  """Half the table's bytes: the same best neighbour for nearly every word, every score within
+  1e-2 of the exact cosine (near-ties may swap)."""
+  assert emb16.unit_VD.dtype == jnp.float16 and emb16.norms_V.dtype == jnp.float32
+  assert emb16.unit_VD.nbytes == emb.unit_VD.nbytes // 2 and emb16.dim == D
+  queries = table[0]
+  got16, got32 = emb16.most_similar_batch(queries, topn=5), emb.most_similar_batch(queries, topn=5)
+  agree = np.mean([a[0][0] == b[0][0] for a, b in zip(got16, got32)])
+  assert agree >= 0.95, agree
+  for q, ranked in zip(queries[::7], got16[::7]):
+    np.testing.assert_allclose([s for _, s in ranked],
+                               _cosines(table, q, [w for w, _ in ranked]), atol=1e-2)
+  for pos, neg in QUERIES:
+    (w16, s16), (w32, s32) = emb16.most_similar(pos, neg, topn=1)[0], emb.most_similar(pos, neg,
+                                                                                       topn=1)[0]
+    assert w16 == w32 or abs(s16 - s32) < 1e-2
+    assert abs(emb16.most_similar_cosmul(pos, neg, topn=1)[0][1]
+               - emb.most_similar_cosmul(pos, neg, topn=1)[0][1]) < 1e-2
+  assert abs(emb16.similarity("w1", "w2") - emb.similarity("w1", "w2")) < 1e-2
+  assert emb16.doesnt_match(["w1", "w2", "w3", "w4"]) in {"w1", "w2", "w3", "w4"}
+
+
+def test_vectors_round_trip(table):
+  vecs_VD = table[1].copy()
+  vecs_VD[3] = 0  # a zero row stays zero
+  given_VD = vecs_VD.copy()
+  emb = Embeddings.from_arrays(table[0], vecs_VD)
+  np.testing.assert_array_equal(vecs_VD, given_VD)  # the caller's array is not normalised
+  got_VD = np.asarray(emb.vectors_VD)
+  assert got_VD.dtype == np.float32 and not got_VD[3].any() and not np.asarray(emb.unit_VD)[3].any()
+  np.testing.assert_allclose(got_VD, vecs_VD, rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(emb.norms_V), np.linalg.norm(vecs_VD, axis=1), rtol=1e-6)
+  got16_VD = np.asarray(Embeddings.from_arrays(table[0], vecs_VD, dtype="float16").vectors_VD)
+  err_V = np.abs(got16_VD - vecs_VD).max(axis=1)
+  assert (err_V <= 1e-3 * np.linalg.norm(vecs_VD, axis=1)).all()
+  with pytest.raises(W2VError, match="dtype"):
+    Embeddings.from_arrays(table[0], vecs_VD, dtype="int8")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_blocked_scores_equal_whole_table_scores(table, monkeypatch, dtype):
+  """Scoring in blocks of rows (float16 tables, restricted batches) changes no result."""
+  want = Embeddings.from_arrays(*table, dtype=dtype)
+  queries = [f"w{i}" for i in range(0, V, 11)]
+  expected = [want.most_similar_batch(queries, topn=6, restrict_vocab=r) for r in (None, 150)]
+  expected_mul = [want.most_similar_cosmul(p, n, topn=6, restrict_vocab=150) for p, n in QUERIES]
+  monkeypatch.setattr(embeddings, "_SCORE_ROWS", 64)  # 150 and 400 rows: uneven blocks
+  monkeypatch.setattr(embeddings, "_SCORES", 8 * V)  # 8 queries per batched call
+  for got, exp in zip([want.most_similar_batch(queries, topn=6, restrict_vocab=r)
+                       for r in (None, 150)], expected):
+    for g, e in zip(got, exp):
+      _assert_same(g, e, atol=1e-6)
+  for (p, n), exp in zip(QUERIES, expected_mul):
+    _assert_same(want.most_similar_cosmul(p, n, topn=6, restrict_vocab=150), exp, atol=1e-6)
+
+
+def test_load_uses_the_file_array_without_a_copy(table, tmp_path, monkeypatch):
+  """Embeddings.load normalises the array load_word2vec returned and, on the CPU, the device
+  table is that same memory (so a loaded model takes one copy of its matrix)."""
+  path = tmp_path / "v.bin"
+  formats.save_word2vec(path, *table, binary=True)
+  seen = []
+  real = formats.load_word2vec
+
+  def spy(*args, **kwargs):
+    seen.append(real(*args, **kwargs))
+    return seen[-1]
+
+  monkeypatch.setattr(formats, "load_word2vec", spy)
+  emb = Embeddings.load(path, limit=300)
+  np.testing.assert_allclose(np.linalg.norm(seen[0][1], axis=1), 1, atol=1e-6)
+  if jax.default_backend() == "cpu":
+    assert emb.unit_VD.unsafe_buffer_pointer() == seen[0][1].ctypes.data
+  emb16 = Embeddings.load(path, limit=300, dtype="float16")
+  assert len(emb16) == 300 and emb16.unit_VD.dtype == jnp.float16
+  assert emb16.most_similar("w3", topn=1)[0][0] == emb.most_similar("w3", topn=1)[0][0]
+
+
+_PEAK_SCRIPT = """
+import sys
+import jax
+from w2v_jax import embeddings, formats
+formats._BLOCK = embeddings._NORM_BYTES = 1 << 20  # fixed-size work buffers out of the way
+jax.numpy.zeros(()).block_until_ready()
+
+def status(key):
+  with open("/proc/self/status") as f:
+    return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
+
+with open("/proc/self/clear_refs", "w") as f:
+  f.write("5")  # resets the peak (VmHWM) to the current RSS
+before = status("VmRSS:")
+emb = embeddings.Embeddings.load(sys.argv[1])
+emb.unit_VD.block_until_ready()
+print(status("VmHWM:") - before)
+"""
+
+
+@pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK),
+                    reason="needs Linux's resettable peak RSS")
+def test_load_peak_memory_is_about_one_table(tmp_path):
+  """Peak RSS growth of Embeddings.load on a 20 MB table, in a fresh process: one copy plus
+  small blocks and the words, not two copies."""
+  rng = np.random.default_rng(0)
+  vecs_VD = rng.standard_normal((20000, 250)).astype(np.float32)
+  path = tmp_path / "v.bin"
+  formats.save_word2vec(path, [f"w{i}" for i in range(20000)], vecs_VD, binary=True)
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  proc = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(path)], cwd=REPO, env=env,
+                        capture_output=True, text=True, timeout=120, check=False)
+  assert proc.returncode == 0, proc.stderr
+  growth = int(proc.stdout.split()[-1])
+  # Measured about 1.4 (the words and 1 MB blocks); a second copy of the table makes it >= 2.3.
+  assert growth < 1.75 * vecs_VD.nbytes, growth / vecs_VD.nbytes

@@ -1,7 +1,10 @@
 """Tests for w2v_jax.formats: word2vec text/binary files, gensim interop, malformed files."""
 
+import contextlib
 import os
+import re
 import struct
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -200,3 +203,137 @@ def test_property_garbage_loads_or_raises_w2v_error(tmp_path_factory, data, bina
   except W2VError:
     return
   assert len(words) == vecs_VD.shape[0] and np.isfinite(vecs_VD).all()
+
+
+@contextlib.contextmanager
+def _small_blocks():
+  """The binary reader with tiny buffers and batches, so that small files cross every boundary
+  (block refills, word-length window, NaN/duplicate batches) many times."""
+  with mock.patch.multiple(formats, _BLOCK=1, _MAX_WORD_BYTES=16, _ROWS=2):
+    yield
+
+
+def _reference_binary(data: bytes, limit: int | None = None) -> tuple[list[str], np.ndarray]:
+  """A plain row-by-row parse of a well-formed binary file: the reader's expected output."""
+  head, pos = data.split(b"\n", 1)[0], data.index(b"\n") + 1
+  V, D = map(int, head.split())
+  n = V if limit is None else min(V, limit)
+  words, vecs = [], []
+  for _ in range(n):
+    while data[pos] in b" \t\n\r":
+      pos += 1
+    space = data.index(b" ", pos)
+    words.append(data[pos:space].decode("utf-8", errors="replace"))
+    vecs.append(np.frombuffer(data[space + 1:space + 1 + 4 * D], dtype="<f4"))
+    pos = space + 1 + 4 * D
+  return words, np.array(vecs, dtype=np.float32).reshape(n, D)
+
+
+_BIN_WORDS = [b"a", "café".encode(), "日本語".encode(), b"b\xffc", b"x" * 12, b"\xe6\x97", b"z"]
+
+
+@pytest.mark.parametrize("sep", [b"\n", b"", b"\r\n", b" \n\t"])
+@pytest.mark.parametrize("small", [False, True])
+def test_binary_reader_matches_reference(tmp_path, sep, small):
+  """Rows with and without the newline, multi-byte and invalid UTF-8 words, every limit."""
+  rng = np.random.default_rng(3)
+  words = [w + str(i).encode() for i, w in enumerate(_BIN_WORDS * 5)]  # up to 14 bytes
+  vecs_VD = rng.standard_normal((len(words), 3)).astype(np.float32)
+  data = f"{len(words)} 3\n".encode() + b"".join(
+      w + b" " + v.astype("<f4").tobytes() + sep for w, v in zip(words, vecs_VD))
+  path = tmp_path / "v.bin"
+  path.write_bytes(data)
+  with _small_blocks() if small else contextlib.nullcontext():
+    for limit in (None, 0, 1, 2, 7, 34, 35, 100):
+      got_words, got_VD = formats.load_word2vec(path, binary=True, limit=limit)
+      want_words, want_VD = _reference_binary(data, limit)
+      assert got_words == want_words
+      assert got_VD.tobytes() == want_VD.tobytes()
+      assert got_VD.dtype == np.float32 and (got_VD.ctypes.data % 64 == 0 or not got_VD.size)
+  assert got_words[1] == "café1" and got_words[2] == "日本語2" and got_words[5] == "\ufffd5"
+
+
+def _cut_rows(words: list[bytes], starts: np.ndarray, cut: int) -> tuple[int, str]:
+  """For a binary file (D = 2) cut after `cut` bytes: how many rows are complete, and the error
+  reading one more row gives."""
+  row = int(np.searchsorted(starts, cut, side="right")) - 1
+  if cut == starts[row] or cut >= starts[row] + len(words[row]) + 9:  # between two rows
+    complete = row + (cut != starts[row])
+    return complete, f"byte offset {cut}: file ends after {complete} rows, header says 3"
+  if cut <= starts[row] + len(words[row]):
+    return row, f"byte offset {starts[row]}: row {row + 1} has no space-terminated word"
+  return row, f"byte offset {starts[row]}: row {row + 1} is truncated, expected 8 bytes"
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_truncated_binary_names_the_row(tmp_path, small):
+  """A valid file cut at every byte, read whole, up to the cut row and up to the row before: one
+  W2VError line that says what is missing and where, or the complete rows."""
+  words, D = [b"abcdefgh", "été".encode(), b"cde"], 2
+  vecs_VD = np.arange(len(words) * D, dtype=np.float32).reshape(-1, D)
+  rows = [w + b" " + v.astype("<f4").tobytes() + b"\n" for w, v in zip(words, vecs_VD)]
+  data = b"3 2\n" + b"".join(rows)
+  starts = np.cumsum([4] + [len(r) for r in rows])  # byte offset of each row's word
+  path = tmp_path / "cut.bin"
+  with _small_blocks() if small else contextlib.nullcontext():
+    for cut in range(5, len(data) - 1):  # every cut that leaves the header's rows incomplete
+      path.write_bytes(data[:cut])
+      complete, want = _cut_rows(words, starts, cut)
+      for limit in (None, complete + 1):
+        with pytest.raises(W2VError) as err:
+          formats.load_word2vec(path, binary=True, limit=limit)
+        msg = str(err.value)
+        assert str(path) in msg and "\n" not in msg
+        too_short = cut - 4 < 2 * D * (limit or 3)  # the header check comes first
+        assert ("line 1: header says" if too_short else want) in msg, (cut, limit)
+      if cut - 4 >= 2 * D * complete:
+        got_words, got_VD = formats.load_word2vec(path, binary=True, limit=complete)
+        assert got_words == [w.decode() for w in words[:complete]]
+        assert got_VD.tobytes() == vecs_VD[:complete].tobytes()
+  path.write_bytes(data[:-1])  # only the last newline missing: complete
+  assert formats.load_word2vec(path, binary=True)[1].tobytes() == vecs_VD.tobytes()
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_binary_reports_the_first_bad_row(tmp_path, small):
+  """A NaN vector and a repeated word (and a truncation after them): the earlier one is named."""
+  nan = float("nan")
+  a, b, c = _row(b"a", 1, 2), _row(b"b", 3, 4), _row(b"c", 5, 6)
+  cases = [([a, _row(b"n", nan, 0), _row(b"a", 5, 6)], "byte offset 15: vector has NaN"),
+           ([a, _row(b"a", 5, 6), _row(b"n", nan, 0)], "byte offset 15: duplicate word 'a'"),
+           ([a, b, _row(b"n", 0, nan), b"zz"], "byte offset 26: vector has NaN"),
+           ([a, b, c, _row(b"b", 0, 1)], "byte offset 37: duplicate word 'b' (first on row 2)")]
+  with _small_blocks() if small else contextlib.nullcontext():
+    for rows, want in cases:
+      path = tmp_path / "bad.bin"
+      path.write_bytes(f"{len(rows) + 1} 2\n".encode() + b"".join(rows))
+      with pytest.raises(W2VError, match=re.escape(want)):
+        formats.load_word2vec(path, binary=True)
+
+
+def test_aligned_empty():
+  for shape, dtype in [((5, 3), np.float32), ((0, 7), np.float32), ((33, 5), np.float16)]:
+    arr = formats.aligned_empty(shape, dtype)
+    assert arr.shape == shape and arr.dtype == dtype and arr.flags.c_contiguous
+    assert (arr.ctypes.data % 64 == 0 or not arr.size) and arr.flags.writeable
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(
+    st.integers(0, len(_VALID)).map(lambda n: _VALID[:n]),
+    st.tuples(st.integers(0, len(_VALID) - 1), st.integers(0, 255)).map(
+        lambda p: _VALID[:p[0]] + bytes([p[1]]) + _VALID[p[0] + 1:]),
+))
+def test_property_small_blocks_agree_with_default(tmp_path_factory, data):
+  """Tiny buffers change nothing: the same result or the same error as the default reader."""
+  path = tmp_path_factory.mktemp("blocks") / "v"
+  path.write_bytes(data)
+  results = []
+  for ctx in (contextlib.nullcontext(), _small_blocks()):
+    with ctx:
+      try:
+        words, vecs_VD = formats.load_word2vec(path, binary=True)
+        results.append((words, vecs_VD.tobytes()))
+      except W2VError as e:
+        results.append(str(e))
+  assert results[0] == results[1]

@@ -74,7 +74,10 @@ def as_table(words: Sequence[str], vectors_VD) -> np.ndarray:
 
 def word_index(words: Sequence[str]) -> dict[str, int]:
   """word -> row; a repeated word maps to its first row (as gensim's key_to_index)."""
-  index: dict[str, int] = {}
+  index = dict(zip(words, range(len(words))))  # one C loop; right unless a word repeats
+  if len(index) == len(words):
+    return index
+  index = {}
   for i, w in enumerate(words):
     index.setdefault(w, i)
   return index

@@ -7,6 +7,7 @@ both are read). Text rows are the word and D space-separated decimal floats. Sav
 
 import os
 import re
+import sys
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -17,7 +18,10 @@ from w2v_jax.errors import W2VError
 
 _WS_RE = re.compile("[ \t\n\r\v\f]")  # what separates words on reading; never part of one
 _SKIP = frozenset(b" \t\n\r")  # tolerated before a binary row's word
-_CHUNK = 1 << 20
+_BLOCK = 1 << 24  # bytes the binary reader reads at a time
+_ROWS = 1 << 14  # binary rows checked for NaN/Inf at a time
+_ALIGN = 64  # byte alignment of the arrays load_word2vec returns
+_LITTLE_ENDIAN = sys.byteorder == "little"
 _MAX_WORD_BYTES = 1 << 16
 _TEXT_BYTES = bytes(range(0x20, 0x7f)) + b"\t\n\r"  # what a text row holds after its word
 
@@ -144,92 +148,148 @@ def _looks_binary(f: BinaryIO, D: int) -> bool:
   return bool(window.translate(None, delete=_TEXT_BYTES))
 
 
-class _Bytes:
-  """Chunked reader over a binary file that tracks absolute byte offsets."""
+def aligned_empty(shape: tuple[int, ...], dtype=np.float32) -> np.ndarray:
+  """An uninitialised C-contiguous array whose data starts on a 64-byte boundary (if not empty).
 
-  def __init__(self, f: BinaryIO, offset: int):
-    self._f, self._buf, self._pos, self._base = f, b"", 0, offset
-
-  @property
-  def offset(self) -> int:
-    return self._base + self._pos
-
-  def _more(self) -> bool:
-    data = self._f.read(_CHUNK)
-    if not data:
-      return False
-    self._base += self._pos
-    self._buf, self._pos = self._buf[self._pos:] + data, 0
-    return True
-
-  def skip_space(self) -> bool:
-    """Skips whitespace/newlines; False at end of file."""
-    while True:
-      buf, pos = self._buf, self._pos
-      while pos < len(buf) and buf[pos] in _SKIP:
-        pos += 1
-      self._pos = pos
-      if pos < len(buf) or not self._more():
-        return pos < len(self._buf)
-
-  def word(self) -> bytes | None:
-    """Reads up to (and consumes) the next space; None if there is none nearby."""
-    while True:
-      end = self._buf.find(b" ", self._pos, self._pos + _MAX_WORD_BYTES)
-      if end >= 0:
-        word, self._pos = self._buf[self._pos:end], end + 1
-        return word
-      if len(self._buf) - self._pos >= _MAX_WORD_BYTES or not self._more():
-        return None
-
-  def take(self, n: int) -> bytes | None:
-    while len(self._buf) - self._pos < n:
-      if not self._more():
-        return None
-    out, self._pos = self._buf[self._pos:self._pos + n], self._pos + n
-    return out
+  jax.device_put on the CPU backend uses such an array in place instead of copying it.
+  """
+  dtype = np.dtype(dtype)
+  nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+  raw_B = np.empty(nbytes + _ALIGN, dtype=np.uint8)
+  skip = -raw_B.ctypes.data % _ALIGN
+  return raw_B[skip:skip + nbytes].view(dtype).reshape(shape)
 
 
-def _read_rows(f: BinaryIO, name: str, binary: bool, n: int, V: int, D: int,
-               out_ND: np.ndarray) -> list[str]:
-  """Fills out_ND with the first n rows and returns their words."""
+class _Block:
+  """A reusable read buffer over a file: data[pos:end] are the bytes not yet parsed, and
+  data[0] lies at byte offset `base` of the file."""
+
+  def __init__(self, f: BinaryIO, size: int):
+    self.f, self.data = f, bytearray(size)
+    self.view = memoryview(self.data)
+    self.base, self.eof = f.tell(), False
+
+  def refill(self, pos: int, end: int) -> tuple[int, int]:
+    """Moves data[pos:end] to the front, reads until the buffer is full or the file ends, and
+    returns the new (pos, end)."""
+    tail = bytes(self.view[pos:end])
+    self.data[:len(tail)] = tail
+    self.base += pos
+    end = len(tail)
+    while end < len(self.data):
+      got = self.f.readinto(self.view[end:])
+      if not got:
+        self.eof = True
+        break
+      end += got
+    return 0, end
+
+
+def _first_repeat(words: Sequence[str]) -> tuple[int, int] | None:
+  """(row, first row) of the first word that occurs a second time, or None."""
+  first: dict[str, int] = {}
+  for i, word in enumerate(words):
+    j = first.setdefault(word, i)
+    if j != i:
+      return i, j
+  return None
+
+
+def _finish_batch(name: str, vecs_ND: np.ndarray, raw: list[bytearray], starts: list[int],
+                  words: list[str], seen: dict[str, int]) -> None:
+  """Completes a batch of binary rows that follows `words`: makes the vectors native floats,
+  decodes the words onto `words` and `seen` (word -> row), and raises W2VError at the byte offset
+  of the batch's first row with a NaN/Inf vector or a repeated word."""
+  if not _LITTLE_ENDIAN:
+    vecs_ND.byteswap(inplace=True)
+  # A word never holds a space, so one decode of the space-joined words splits back exactly.
+  batch = b" ".join(raw).decode("utf-8", errors="replace").split(" ") if raw else []
+  offset = len(words)
+  seen.update(zip(batch, range(offset, offset + len(batch))))
+  repeat = _first_repeat(words + batch) if len(seen) < offset + len(batch) else None
+  bad = np.flatnonzero(~np.isfinite(vecs_ND).all(axis=1))
+  if bad.size and (repeat is None or offset + bad[0] <= repeat[0]):
+    raise W2VError(f"{name}: byte offset {starts[bad[0]]}: vector has NaN or Inf "
+                   "(or float32-overflowing) values")
+  if repeat is not None:
+    i, j = repeat
+    raise W2VError(f"{name}: byte offset {starts[i - offset]}: duplicate word "
+                   f"{batch[i - offset]!r} (first on row {j + 1})")
+  words += batch
+
+
+def _read_binary_rows(f: BinaryIO, name: str, n: int, V: int, D: int,
+                      out_ND: np.ndarray) -> list[str]:
+  """Fills out_ND with the first n binary rows and returns their words.
+
+  The file is read in large blocks into one buffer. Each row is optional whitespace, the word up
+  to its space, and 4*D vector bytes copied straight into out_ND. Words are decoded and vectors
+  checked a batch of rows at a time, and a batch's rows are checked before any error found after
+  them, so that the error names the first bad row.
+  """
+  row = 4 * D
+  keep = _MAX_WORD_BYTES + row  # a row's word and vector always fit in this many bytes
+  remaining = os.fstat(f.fileno()).st_size - f.tell()
+  blk = _Block(f, max(4 * keep, min(_BLOCK, remaining + 1)))
+  data, view, out_B = blk.data, blk.view, memoryview(out_ND).cast("B")
+  pos = end = 0
   words: list[str] = []
   seen: dict[str, int] = {}
-  starts: list[int] = []  # binary: byte offset of each row's word
-  reader = _Bytes(f, f.tell()) if binary else None
-  where = lambda i: f"byte offset {starts[i]}" if binary else f"line {i + 2}"
+  for first in range(0, n, _ROWS):
+    raw: list[bytearray] = []  # this batch's words, undecoded
+    starts: list[int] = []  # and the byte offset of each
+
+    def error(i: int, where: int, what: str) -> W2VError:
+      _finish_batch(name, out_ND[first:i], raw, starts, words, seen)
+      return W2VError(f"{name}: byte offset {where}: {what}")
+
+    for i in range(first, min(n, first + _ROWS)):
+      while True:  # skip the whitespace before the word, reading on if the block runs short
+        while pos < end and data[pos] in _SKIP:
+          pos += 1
+        if end - pos >= keep or blk.eof:
+          break
+        pos, end = blk.refill(pos, end)
+      start = blk.base + pos
+      if pos == end:
+        raise error(i, start, f"file ends after {i} rows, header says {V}")
+      space = data.find(b" ", pos, min(end, pos + _MAX_WORD_BYTES))
+      if space < 0:
+        raise error(i, start, f"row {i + 1} has no space-terminated word "
+                    "(truncated or not a binary word2vec file)")
+      if space + 1 + row > end:
+        raise error(i, start, f"row {i + 1} is truncated, expected {row} bytes of vector "
+                    "after the word")
+      out_B[i * row:(i + 1) * row] = view[space + 1:space + 1 + row]
+      raw.append(data[pos:space])
+      starts.append(start)
+      pos = space + 1 + row
+    _finish_batch(name, out_ND[first:first + len(raw)], raw, starts, words, seen)
+  return words
+
+
+def _read_text_rows(f: BinaryIO, name: str, n: int, V: int, D: int,
+                    out_ND: np.ndarray) -> list[str]:
+  """Fills out_ND with the first n text rows and returns their words."""
+  words: list[str] = []
+  seen: dict[str, int] = {}
   for i in range(n):
-    if binary:
-      if not reader.skip_space():
-        raise W2VError(f"{name}: byte offset {reader.offset}: file ends after {i} rows, "
-                       f"header says {V}")
-      starts.append(reader.offset)
-      word = reader.word()
-      if word is None:
-        raise W2VError(f"{name}: {where(i)}: row {i + 1} has no space-terminated word "
-                       "(truncated or not a binary word2vec file)")
-      raw = reader.take(4 * D)
-      if raw is None:
-        raise W2VError(f"{name}: {where(i)}: row {i + 1} is truncated, "
-                       f"expected {4 * D} bytes of vector after the word")
-      out_ND[i] = np.frombuffer(raw, dtype="<f4")
-    else:
-      line = f.readline()
-      if not line:
-        raise W2VError(f"{name}: {where(i)}: file ends after {i} rows, header says {V}")
-      row = _parse_text_row(line, D)
-      if isinstance(row, str):
-        raise W2VError(f"{name}: {where(i)}: {row}")
-      word, out_ND[i] = row
+    line = f.readline()
+    if not line:
+      raise W2VError(f"{name}: line {i + 2}: file ends after {i} rows, header says {V}")
+    row = _parse_text_row(line, D)
+    if isinstance(row, str):
+      raise W2VError(f"{name}: line {i + 2}: {row}")
+    word, out_ND[i] = row
     text = word.decode("utf-8", errors="replace")
     if text in seen:
-      raise W2VError(f"{name}: {where(i)}: duplicate word {text!r} "
+      raise W2VError(f"{name}: line {i + 2}: duplicate word {text!r} "
                      f"(first on row {seen[text] + 1})")
     seen[text] = i
     words.append(text)
   bad = np.flatnonzero(~np.isfinite(out_ND).all(axis=1))
   if bad.size:
-    raise W2VError(f"{name}: {where(bad[0])}: vector has NaN or Inf "
+    raise W2VError(f"{name}: line {bad[0] + 2}: vector has NaN or Inf "
                    "(or float32-overflowing) values")
   return words
 
@@ -239,7 +299,9 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None,
   """Reads a word2vec text or binary file (binary=None: auto-detect) into (words, V x D float32).
 
   `limit` keeps only the first `limit` rows. Malformed files raise W2VError naming the file and
-  the line (text) or byte offset (binary) of the problem.
+  the line (text) or byte offset (binary) of the problem. Binary files are read in large blocks
+  with each row's vector bytes copied straight into the result, so the peak memory is about one
+  copy of the table; the result is 64-byte aligned (see `aligned_empty`).
   """
   name = os.fspath(path)
   if limit is not None and limit < 0:
@@ -255,11 +317,13 @@ def load_word2vec(path: str | os.PathLike, binary: bool | None = None,
     if n * D * 2 > remaining:  # every value takes >= 2 bytes: don't allocate for a bad header
       raise W2VError(f"{name}: line 1: header says {V} rows of dimension {D}, but only "
                      f"{remaining} bytes follow (truncated file or bad header)")
-    out_ND = np.empty((n, D), dtype=np.float32)
+    out_ND = aligned_empty((n, D), np.float32)
     if n == 0:
       return [], out_ND
     if binary is None:
       binary = _looks_binary(f, D)
+    if binary:
+      return _read_binary_rows(f, name, n, V, D, out_ND), out_ND
     with np.errstate(over="ignore"):  # text values beyond float32 become Inf, reported below
-      words = _read_rows(f, name, binary, n, V, D, out_ND)
+      words = _read_text_rows(f, name, n, V, D, out_ND)
   return words, out_ND
