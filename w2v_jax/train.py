@@ -93,7 +93,7 @@ class Word2VecJob(runner.Job):
     self.noise, self.tree, self.epoch_words, self.workdir = noise, tree, epoch_words, workdir
     self.steps, self.row_tokens = cfg.steps_per_call, cfg.rows[1]
     self.per_call = self.steps * strategy.rows * self.row_tokens
-    self.ep, self.epoch, self._compiling = None, None, None
+    self.ep, self.epoch, self._compiling, self._next = None, None, None, None
 
   def first_step(self, state, meta):
     return int(state.step)
@@ -114,13 +114,26 @@ class Word2VecJob(runner.Job):
   def compiled(self):
     return self._compiling.result()
 
-  def start_epoch(self, epoch):
+  def _subsample(self, epoch):
     # --id_file: the epoch's kept tokens go to disk too (memory-mapped), not RAM.
     spill = (os.path.join(self.workdir, f"epoch.{jax.process_index()}") if self.cfg.id_file
              else None)
-    self.epoch = epoch
-    self.ep = data.subsample(self.stream, self.keep_V, self.cfg.seed, epoch,
-                             self.cfg.max_sentence, spill=spill)
+    return data.subsample(self.stream, self.keep_V, self.cfg.seed, epoch,
+                          self.cfg.max_sentence, spill=spill)
+
+  def start_epoch(self, epoch):
+    # The next epoch is subsampled on a thread while this one trains (numpy releases the GIL
+    # in its array passes), so the device does not wait for the host between epochs. Not with
+    # --id_file: its one spill file per process holds one epoch.
+    ahead = self._next
+    self.ep = (ahead.result() if ahead is not None and ahead.epoch == epoch
+               else self._subsample(epoch))
+    self.epoch, self._next = epoch, None
+    if epoch + 1 < self.cfg.epochs and not self.cfg.id_file:
+      pool = concurrent.futures.ThreadPoolExecutor(1)
+      self._next = pool.submit(self._subsample, epoch + 1)
+      self._next.epoch = epoch + 1
+      pool.shutdown(wait=False)
     return data.num_calls(self.ep.tokens.shape[0], self.steps, self.strategy.rows,
                           self.row_tokens)
 
