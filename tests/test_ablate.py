@@ -13,7 +13,9 @@ from w2v_jax import ablate, config, train
 from w2v_jax.config import Config
 from w2v_jax.errors import W2VError
 
-BASE = "dim=8,negatives=2,min_count=1,sample=0,batch_size=64,steps_per_call=4"
+# devices=1: the script would otherwise train replicas on the CPU's cores, as the plain command
+# does, and the in-process runs below see one device.
+BASE = "dim=8,negatives=2,min_count=1,sample=0,batch_size=64,steps_per_call=4,devices=1"
 GRID = "window=1,3"
 
 
@@ -91,8 +93,8 @@ def test_cell_and_run_names_are_deterministic():
 
 
 def _row(window, seed, analogy, ws, wps):
-  return {"window": window, "seed": seed, "analogy": analogy, "wordsim353": ws,
-          "words_per_sec": wps, "train_seconds": 1.0}
+  return {"window": window, "seed": seed, "analogy": analogy, "semantic": analogy / 2,
+          "syntactic": analogy, "wordsim353": ws, "words_per_sec": wps, "train_seconds": 1.0}
 
 
 def test_aggregate_mean_and_sample_std_per_cell():
@@ -109,9 +111,10 @@ def test_aggregate_mean_and_sample_std_per_cell():
   assert five["analogy"] == 0.4 and five["analogy_std"] == 0.0  # one seed: std 0
   assert five["wordsim353"] is None and five["wordsim353_std"] is None
   table = ablate.markdown_table(agg, ["window"]).splitlines()
-  assert table[0] == "| window | seeds | analogy | WS-353 ρ | words/s |"
-  assert table[2] == "| 2 | 3 | 0.2000 ± 0.1000 | 0.6000 ± 0.1414 | 200 ± 100 |"
-  assert table[3] == "| 5 | 1 | 0.4000 ± 0.0000 | n/a | 50 ± 0 |"
+  assert table[0] == "| window | seeds | analogy | semantic | syntactic | WS-353 ρ | words/s |"
+  assert table[2] == ("| 2 | 3 | 0.2000 ± 0.1000 | 0.1000 ± 0.0500 | 0.2000 ± 0.1000 | "
+                      "0.6000 ± 0.1414 | 200 ± 100 |")
+  assert table[3] == "| 5 | 1 | 0.4000 ± 0.0000 | 0.2000 ± 0.0000 | 0.4000 ± 0.0000 | n/a | 50 ± 0 |"
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +136,9 @@ def test_end_to_end_writes_csv_markdown_and_plots(grid_run):
     table = list(csv.DictReader(f))
   assert [(t["window"], t["seed"]) for t in table] == [("1", "0"), ("1", "1"), ("3", "0"),
                                                        ("3", "1")]
-  assert list(table[0]) == ["window", "seed", "analogy_accuracy", "wordsim353_spearman",
-                            "words_per_sec", "train_seconds"]
+  assert list(table[0]) == ["window", "seed", "analogy_accuracy", "semantic_accuracy",
+                            "syntactic_accuracy", "wordsim353_spearman", "words_per_sec",
+                            "train_seconds"]
   assert all(float(t["words_per_sec"]) > 0 for t in table)
   with open(os.path.join(out, "results.md"), encoding="utf-8") as f:
     md = f.read().splitlines()

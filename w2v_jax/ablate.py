@@ -220,7 +220,7 @@ def aggregate(rows: Sequence[dict], fields: Sequence[str]) -> list[dict]:
   for name, group in cells.items():
     entry = {"cell": name, **{k: group[0][k] for k in fields}, "n": len(group)}
     for _, key, _ in METRICS:
-      vals = np.array([r[key] for r in group if r[key] is not None], np.float64)
+      vals = np.array([r[key] for r in group if r.get(key) is not None], np.float64)
       entry[key] = float(vals.mean()) if vals.size else None
       entry[key + "_std"] = float(vals.std(ddof=1)) if vals.size > 1 else 0.0 if vals.size else None
     out.append(entry)
@@ -235,7 +235,7 @@ def write_csv(rows: Sequence[dict], fields: Sequence[str], path: str) -> None:
     writer.writerow(header)
     for r in rows:
       writer.writerow([*(_fmt(r[k]) for k in fields), r["seed"],
-                       *("" if r[key] is None else r[key] for _, key, _ in METRICS),
+                       *("" if r.get(key) is None else r[key] for _, key, _ in METRICS),
                        f"{r['train_seconds']:.2f}"])
 
 
