@@ -290,6 +290,18 @@ class Embeddings:
     dists_K = unit_KD @ mean_D[0]  # gensim's rank_by_centrality; the last word is the odd one
     return min(zip(dists_K.tolist(), words))[1]
 
+  def predict_output_word(self, context: Sequence[str], output_VD, topn: int = 10,
+                          mean: bool = True) -> Ranked | None:
+    """gensim's Word2Vec.predict_output_word: the `topn` words (with probabilities) of the
+    softmax of the output table `output_VD` (rows of this table's words, e.g. a run's
+    vectors_out.bin) against the mean of the context words' vectors (evaluate's)."""
+    out_VD = output_VD.vectors_VD if isinstance(output_VD, Embeddings) else output_VD
+    if np.shape(out_VD) != (len(self), self.dim):
+      raise W2VError(f"the output table is {np.shape(out_VD)}, the input table "
+                     f"{(len(self), self.dim)}: pass the vectors_out.bin of the same run")
+    return evaluate.predict_output_word(self.words, np.asarray(self.vectors_VD),
+                                        np.asarray(out_VD), _as_list(context), topn, mean)
+
   def similarity(self, w1: str, w2: str) -> float:
     """Cosine similarity of two words."""
     i, j = self.lookup([w1, w2])

@@ -153,6 +153,27 @@ def most_similar(words: Sequence[str], vectors_VD, positive: Sequence[str],
   return [(words[i], s) for i, s in ranked]
 
 
+def predict_output_word(words: Sequence[str], in_VD, out_VD, context: Sequence[str],
+                        topn: int = 10, mean: bool = True) -> list[tuple[str, float]] | None:
+  """The output side's prediction for a context, as gensim's Word2Vec.predict_output_word: the
+  softmax over the vocabulary of out_VD . h, h the mean (the sum with mean=False) of the
+  context words' input vectors. Words outside the vocabulary are skipped; None if all are.
+  `out_VD` is the output table (vectors_out.bin) with the rows of `words`.
+  """
+  index = word_index(words)
+  ids = [index[w] for w in context if w in index]
+  if not ids:
+    return None
+  h_D = np.asarray(in_VD, np.float32)[ids].sum(axis=0)
+  if mean:
+    h_D /= len(ids)
+  logits_V = np.asarray(out_VD, np.float32) @ h_D
+  prob_V = np.exp(logits_V.astype(np.float64) - logits_V.max())  # the softmax, overflow-free
+  prob_V /= prob_V.sum()
+  top = np.argsort(-prob_V, kind="stable")[:topn]
+  return [(words[i], float(prob_V[i])) for i in top]
+
+
 def nearest(words: Sequence[str], vectors_VD, word: str, topn: int = 10) -> list[tuple[str, float]]:
   """The `topn` cosine neighbours of `word` (itself excluded)."""
   return most_similar(words, vectors_VD, [word], (), topn)
