@@ -39,26 +39,12 @@ flags.mark_flag_as_required("out")
 FLAGS = flags.FLAGS
 
 
-def _extra_fields() -> dict:
-  """--train_flags as Config fields (values parsed as the field's type)."""
-  from w2v_jax.config import Config  # pylint: disable=import-outside-toplevel (imports jax)
-  types = {f.name: f.type for f in Config.__dataclass_fields__.values()}
-  out = {}
-  for item in filter(None, FLAGS.train_flags.split(",")):
-    name, _, value = item.partition("=")
-    if name not in types:
-      raise common.W2VError(f"--train_flags: {name!r} is not a Config field")
-    kind = str(types[name])
-    out[name] = (float(value) if "float" in kind else int(value) if "int" in kind
-                 else value.lower() in ("1", "true") if "bool" in kind else value)
-  return out
-
-
 def _plan(corpus: str) -> list[tuple[str, str, callable]]:
   """(stage, name, thunk) in priority order."""
+  from w2v_jax import ablate  # pylint: disable=import-outside-toplevel
   from w2v_jax.benchmark import accel  # pylint: disable=import-outside-toplevel (imports jax)
   from w2v_jax.config import Config  # pylint: disable=import-outside-toplevel
-  smoke, extra = FLAGS.smoke, _extra_fields()
+  smoke, extra = FLAGS.smoke, ablate.parse_settings(FLAGS.train_flags)
   plan = [("environment", "environment", accel.environment)]
   for model in FLAGS.models if "e2e" in FLAGS.stages else []:
     cfg = Config(model=model, corpus=corpus, devices=1, epochs=FLAGS.epochs,

@@ -18,6 +18,7 @@ and prints a short explanation with word2vec's parameter count for --vocab x --d
 import json
 import os
 
+import numpy as np
 from absl import flags
 
 from experiments import common
@@ -42,30 +43,35 @@ def _scatter(ax, words, vecs, title, explain):
   ax.set_title(title, fontsize=9)
 
 
+def _save(fig, out, name, plt):
+  fig.tight_layout()
+  fig.savefig(os.path.join(out, name), dpi=110)
+  plt.close(fig)
+
+
 def _pictures(traces, out, plt, explain):
   main = traces["skip-gram, negative sampling"]
   fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
   _scatter(axes[0], main.words, main.emb_in_TVD[0], "input vectors before training", explain)
   _scatter(axes[1], main.words, main.emb_in_TVD[-1], "after training (skip-gram)", explain)
-  fig.tight_layout(); fig.savefig(os.path.join(out, "map.png"), dpi=110); plt.close(fig)
+  _save(fig, out, "map.png", plt)
   fig, ax = plt.subplots(figsize=(6, 4))
   for name, trace in traces.items():
     ax.plot(trace.loss_T, label=name, lw=0.8)
   ax.set_xlabel("step"); ax.set_ylabel("loss per example"); ax.legend(fontsize=8)
-  fig.tight_layout(); fig.savefig(os.path.join(out, "loss.png"), dpi=110); plt.close(fig)
+  _save(fig, out, "loss.png", plt)
   fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
   for ax, name in zip(axes, ["skip-gram, negative sampling", "skip-gram, full softmax"]):
     trace = traces[name]
     _scatter(ax, trace.words, trace.emb_in_TVD[-1],
              f"{name}: {trace.out_rows_per_step:.1f} of {len(trace.words)} output rows "
              "updated per step", explain)
-  fig.tight_layout(); fig.savefig(os.path.join(out, "ns_vs_softmax.png"), dpi=110)
-  plt.close(fig)
+  _save(fig, out, "ns_vs_softmax.png", plt)
   fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
   _scatter(axes[0], main.words, main.emb_in_TVD[-1], "input vectors (emb_in: the embeddings)",
            explain)
   _scatter(axes[1], main.words, main.emb_out_TVD[-1], "output vectors (emb_out)", explain)
-  fig.tight_layout(); fig.savefig(os.path.join(out, "in_vs_out.png"), dpi=110); plt.close(fig)
+  _save(fig, out, "in_vs_out.png", plt)
 
 
 def _softmax_picture(prediction, out, plt):
@@ -75,14 +81,13 @@ def _softmax_picture(prediction, out, plt):
   ax.set_title(f"softmax of the output vectors against {prediction['word']!r}: argmax "
                f"{prediction['argmax']!r}, one sample {prediction['sampled']!r}", fontsize=9)
   ax.tick_params(axis="x", rotation=70, labelsize=7)
-  fig.tight_layout(); fig.savefig(os.path.join(out, "softmax.png"), dpi=110); plt.close(fig)
+  _save(fig, out, "softmax.png", plt)
 
 
 def _animation(trace, out, plt, explain):
   from matplotlib import animation  # pylint: disable=import-outside-toplevel
   fig, ax = plt.subplots(figsize=(5.5, 5))
-  frames = sorted(set(int(i) for i in
-                      __import__("numpy").linspace(0, len(trace.emb_in_TVD) - 1, 60)))
+  frames = sorted(set(np.linspace(0, len(trace.emb_in_TVD) - 1, 60).astype(int).tolist()))
   lim = float(abs(trace.emb_in_TVD).max()) * 1.1
 
   def draw(t):

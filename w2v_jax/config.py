@@ -316,13 +316,13 @@ def resolve(cfg: Config, platform: str = "cpu", local_devices: int = 1) -> Confi
   if sync is None:
     sync = "dispatch" if devices != 1 and replicas else "step"
   dispatch, cbow = sync == "dispatch", cfg.model == "cbow"
+  epochs = cfg.epochs or (GLOVE_EPOCHS if cfg.model == "glove" else EPOCHS)
   filled = {
-      "devices": devices, "sync": sync, "fusion_barriers": platform == "cpu",
-      "epochs": GLOVE_EPOCHS if cfg.model == "glove" else EPOCHS,
+      "devices": devices, "sync": sync, "fusion_barriers": platform == "cpu", "epochs": epochs,
       "alpha": None if cfg.model == "glove" else DEFAULT_ALPHA[cfg.model],
       "steps_per_call": (256 if cbow else 128) if dispatch else 64,
       "dup_cap": (4.0 if cbow else 16.0) if dispatch else 0.0,
-      "lr_progress_scale": (tuned_progress_scale(cfg.model, cfg.epochs or EPOCHS)
+      "lr_progress_scale": (tuned_progress_scale(cfg.model, epochs)
                             if cfg.schedule == "tuned" else 1.0),
   }
   return dataclasses.replace(

@@ -122,6 +122,17 @@ def _cosmul_top_k(unit_VD: jax.Array, pos_P: jax.Array, neg_M: jax.Array, eps: j
   return jax.lax.top_k(scores_R, k)
 
 
+class _RawRows:
+  """The raw vectors of the rows asked for, without building the whole table (vectors_VD)."""
+
+  def __init__(self, emb: "Embeddings"):
+    self.emb = emb
+
+  def __getitem__(self, ids):
+    ids = jnp.asarray(ids, jnp.int32)
+    return _raw_rows(self.emb.unit_VD[ids], self.emb.norms_V[ids])
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Embeddings:
   """An immutable word -> vector table with cosine queries. Build it with `load` or `from_arrays`.
@@ -299,8 +310,8 @@ class Embeddings:
     if np.shape(out_VD) != (len(self), self.dim):
       raise W2VError(f"the output table is {np.shape(out_VD)}, the input table "
                      f"{(len(self), self.dim)}: pass the vectors_out.bin of the same run")
-    return evaluate.predict_output_word(self.words, np.asarray(self.vectors_VD),
-                                        np.asarray(out_VD), _as_list(context), topn, mean)
+    return evaluate.predict_output_word(self.words, _RawRows(self), np.asarray(out_VD),
+                                        _as_list(context), topn, mean)
 
   def similarity(self, w1: str, w2: str) -> float:
     """Cosine similarity of two words."""

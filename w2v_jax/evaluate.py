@@ -158,13 +158,14 @@ def predict_output_word(words: Sequence[str], in_VD, out_VD, context: Sequence[s
   """The output side's prediction for a context, as gensim's Word2Vec.predict_output_word: the
   softmax over the vocabulary of out_VD . h, h the mean (the sum with mean=False) of the
   context words' input vectors. Words outside the vocabulary are skipped; None if all are.
-  `out_VD` is the output table (vectors_out.bin) with the rows of `words`.
+  `out_VD` is the output table (vectors_out.bin) with the rows of `words`; `in_VD` only has to
+  give rows for an array of ids (only the context's are read).
   """
   index = word_index(words)
   ids = [index[w] for w in context if w in index]
   if not ids:
     return None
-  h_D = np.asarray(in_VD, np.float32)[ids].sum(axis=0)
+  h_D = np.asarray(in_VD[np.asarray(ids)], np.float32).sum(axis=0)
   if mean:
     h_D /= len(ids)
   logits_V = np.asarray(out_VD, np.float32) @ h_D

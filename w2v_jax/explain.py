@@ -1,17 +1,16 @@
 """The explainer's toy: a tiny corpus where two words share every context, trained in 2-D by the
 library's own step, with snapshots of the tables for pictures (experiments/explain.py).
 
-Nothing here is a separate toy implementation: the vocabulary, subsampling, blocks, the loss and
-the SGD step are the ones train.run uses; only the loop keeps every dispatch's tables.
+Nothing here is a separate toy implementation: the vocabulary, the sampling tables, the epochs'
+blocks (train.Word2VecJob), the loss and the SGD step are the ones train.run uses; only the loop
+keeps every dispatch's tables.
 """
 
 import dataclasses
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from w2v_jax import data, huffman, objectives, step
+from w2v_jax import evaluate, step, train
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config
 
@@ -53,22 +52,17 @@ def train_toy(corpus_path: str, cfg: Config) -> Trace:
   """Trains `cfg` on the toy corpus one dispatch at a time, keeping every dispatch's tables."""
   cfg = step.resolve(cfg)
   vocab, stream = vocab_lib.build(corpus_path, cfg.min_count)
-  keep_V = vocab_lib.keep_probs(vocab, cfg.sample)
-  noise = tuple(jnp.asarray(a) for a in vocab_lib.noise_alias(vocab, cfg.ns_exponent))
-  tree = (tuple(jnp.asarray(a) for a in huffman.build(vocab.counts))
-          if objectives.uses(cfg.loss, "hs") else None)
+  keep_V, noise, tree = train.tables(cfg, vocab)
   tx = step.make_optimizer(cfg)
-  call = step.make_train_call(cfg, tx)
-  state = step.init_state(cfg, vocab.size, tx)
-  rows, row_tokens = cfg.rows
+  strategy = train.Strategy(cfg, tx, vocab.size)
+  job = train.Word2VecJob(cfg, strategy, stream, keep_V, noise, tree, vocab.total_tokens,
+                          workdir="")
+  state = strategy.place(step.init_state(cfg, vocab.size, tx))
   ins, outs, losses, touched = [np.asarray(state.params["emb_in"])], [
       np.asarray(state.params["emb_out"])], [], []
   for epoch in range(cfg.epochs):
-    ep = data.subsample(stream, keep_V, cfg.seed, epoch, cfg.max_sentence)
-    for c in range(data.num_calls(ep.tokens.shape[0], cfg.steps_per_call, rows, row_tokens)):
-      ids, seg, pos = data.block(ep, c, cfg.steps_per_call, rows, row_tokens, cfg.window)
-      progress = ((epoch + pos / ep.stream_len) / cfg.epochs).astype(np.float32)
-      state, stats = call(state, ids, seg, progress, noise, tree)
+    for call in range(job.start_epoch(epoch)):
+      state, stats = strategy.train_call(state, *job.block(call))
       ins.append(np.asarray(state.params["emb_in"]))
       outs.append(np.asarray(state.params["emb_out"]))
       losses.append(float(stats["loss_sum"]) / max(int(stats["examples"]), 1))
@@ -90,13 +84,12 @@ def pair_cosines(trace: Trace) -> np.ndarray:
 def softmax_prediction(trace: Trace, word: str, seed: int = 0) -> dict:
   """The output side's softmax over the vocabulary for input `word` (skip-gram: the predicted
   context word), its argmax, and one word sampled from it."""
-  x_D = trace.emb_in_TVD[-1][trace.words.index(word)]
-  logits_V = trace.emb_out_TVD[-1] @ x_D
-  p_V = np.exp(logits_V - logits_V.max())
-  p_V /= p_V.sum()
-  sampled = np.random.default_rng(seed).choice(len(p_V), p=p_V)
-  return {"word": word, "probabilities": dict(zip(trace.words, p_V.tolist())),
-          "argmax": trace.words[int(np.argmax(p_V))], "sampled": trace.words[int(sampled)]}
+  ranked = evaluate.predict_output_word(trace.words, trace.emb_in_TVD[-1],
+                                        trace.emb_out_TVD[-1], [word], topn=len(trace.words))
+  p_V = np.array([p for _, p in ranked])
+  sampled = np.random.default_rng(seed).choice(len(ranked), p=p_V / p_V.sum())
+  return {"word": word, "probabilities": dict(ranked), "argmax": ranked[0][0],
+          "sampled": ranked[int(sampled)][0]}
 
 
 def parameter_count(vocab: int, dim: int) -> dict:

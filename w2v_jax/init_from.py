@@ -18,20 +18,16 @@ at zero. With --freeze_init the input rows that came from PATH never change (gen
 """
 
 import dataclasses
-import json
 import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v_jax import checkpoint, formats, optim, step
+from w2v_jax import checkpoint, evaluate, formats, optim, step, textio
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config, resolve
 from w2v_jax.errors import W2VError
-
-FROZEN = optim.FROZEN
-
 
 @dataclasses.dataclass
 class Prior:
@@ -120,9 +116,7 @@ def merge(prior: Prior, words: list[str], counts: np.ndarray, raw_ids: np.ndarra
 
   `words`, `counts`, `raw_ids` are corpus.encode's first-appearance view of the new corpus.
   """
-  total = int(counts[1:].sum())
-  if total == 0:
-    raise W2VError(f"corpus {pattern!r} is empty: it holds no words")
+  total = vocab_lib.corpus_tokens(counts, pattern)
   new_count = dict(zip(words[1:], counts[1:].tolist()))
   known = set(prior.words)
   fresh = [w for w in words[1:] if w not in known and new_count[w] >= cfg.min_count]
@@ -147,28 +141,26 @@ def merge(prior: Prior, words: list[str], counts: np.ndarray, raw_ids: np.ndarra
 
 def place(params: dict, prior: Prior, rows_P: np.ndarray, freeze: bool) -> dict:
   """`params` (fresh tables of the merged vocabulary) with PATH's rows written in; with
-  `freeze` also the FROZEN mask."""
+  `freeze` also the optim.FROZEN mask."""
   ids = jnp.asarray(rows_P)
   out = dict(params)
   out["emb_in"] = params["emb_in"].at[ids].set(jnp.asarray(prior.emb_in))
   if prior.emb_out is not None:
     out["emb_out"] = params["emb_out"].at[ids].set(jnp.asarray(prior.emb_out))
   if freeze:
-    out[FROZEN] = jnp.zeros(params["emb_in"].shape[0], jnp.float32).at[ids].set(1.0)
+    out[optim.FROZEN] = jnp.zeros(params["emb_in"].shape[0], jnp.float32).at[ids].set(1.0)
   return out
 
 
 def report(prior: Prior, vocab, rows_P: np.ndarray, emb_in: np.ndarray) -> dict:
   """What continuing changed: vocabulary sizes and the mean cosine of PATH's words' vectors
   before and after (1.0 when frozen)."""
-  old, new = prior.emb_in, emb_in[rows_P]
-  cos = np.sum(old * new, 1) / np.maximum(
-      np.linalg.norm(old, axis=1) * np.linalg.norm(new, axis=1), 1e-30)
+  (old, _), (new, _) = evaluate.unit_rows(prior.emb_in), evaluate.unit_rows(emb_in[rows_P])
+  cos = np.sum(old * new, axis=1)
   return {"init_from": prior.source, "prior_words": len(prior.words),
           "vocab_size": vocab.size, "new_words": vocab.size - len(prior.words),
           "mean_cosine_to_prior": float(cos.mean())}
 
 
 def write_report(workdir: str, summary: dict) -> None:
-  with open(os.path.join(workdir, "init_from.json"), "w", encoding="utf-8") as f:
-    json.dump(summary, f, indent=1)
+  textio.write_json(os.path.join(workdir, "init_from.json"), summary)

@@ -125,14 +125,12 @@ class Word2VecJob(runner.Job):
     # The next epoch is subsampled on a thread while this one trains (numpy releases the GIL
     # in its array passes), so the device does not wait for the host between epochs. Not with
     # --id_file: its one spill file per process holds one epoch.
-    ahead = self._next
-    self.ep = (ahead.result() if ahead is not None and ahead.epoch == epoch
-               else self._subsample(epoch))
+    ahead_epoch, ahead = self._next or (None, None)  # (epoch, its future) being subsampled
+    self.ep = ahead.result() if ahead_epoch == epoch else self._subsample(epoch)
     self.epoch, self._next = epoch, None
     if epoch + 1 < self.cfg.epochs and not self.cfg.id_file:
       pool = concurrent.futures.ThreadPoolExecutor(1)
-      self._next = pool.submit(self._subsample, epoch + 1)
-      self._next.epoch = epoch + 1
+      self._next = (epoch + 1, pool.submit(self._subsample, epoch + 1))
       pool.shutdown(wait=False)
     return data.num_calls(self.ep.tokens.shape[0], self.steps, self.strategy.rows,
                           self.row_tokens)
@@ -150,7 +148,7 @@ class Word2VecJob(runner.Job):
     return self.strategy.host(state)
 
 
-def _tables(cfg: Config, vocab):
+def tables(cfg: Config, vocab):
   """(keep_V, the noise alias table, (Huffman tables,) or ()) as jit arguments."""
   keep_V = vocab_lib.keep_probs(vocab, cfg.sample)
   noise = tuple(jnp.asarray(a) for a in vocab_lib.noise_alias(vocab, cfg.ns_exponent))
@@ -197,7 +195,7 @@ def run(cfg: Config, workdir: str, *, overwrite: bool = False, save_text: bool =
   vocab_seconds = clock()
   log.info("vocabulary: %d words (min_count %d) from %d tokens in %.1fs",
            vocab.size, cfg.min_count, vocab.total_tokens, vocab_seconds)
-  keep_V, noise, tree = _tables(cfg, vocab)
+  keep_V, noise, tree = tables(cfg, vocab)
 
   # ---- state: restored or fresh, placed by the strategy
   tx = make_optimizer(cfg)

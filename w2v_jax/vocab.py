@@ -52,9 +52,7 @@ def from_counts(words: list[str], counts: np.ndarray, min_count: int, max_vocab:
                 pattern: str) -> tuple[Vocab, np.ndarray]:
   """(vocab, remap): the kept words of corpus.encode's (words, counts) and the int32 map from
   first-appearance ids to vocabulary ids (SEP for id 0, -2 for dropped words)."""
-  total = int(counts[1:].sum())
-  if total == 0:
-    raise W2VError(f"corpus {pattern!r} is empty: it holds no words")
+  total = corpus_tokens(counts, pattern)
   # word2vec.c SortVocab: by count, descending, words below min_count dropped. Ties keep
   # first-appearance order (C's qsort leaves them unspecified), so the vocabulary is deterministic.
   order = np.argsort(-counts[1:], kind="stable") + 1
@@ -68,6 +66,14 @@ def from_counts(words: list[str], counts: np.ndarray, min_count: int, max_vocab:
   remap[0] = SEP
   remap[order] = np.arange(order.size, dtype=np.int32)
   return Vocab(words=[words[i] for i in order], counts=counts[order], total_tokens=total), remap
+
+
+def corpus_tokens(counts: np.ndarray, pattern: str) -> int:
+  """The corpus's words (corpus.encode's counts, sentence ends left out); W2VError if none."""
+  total = int(counts[1:].sum())
+  if total == 0:
+    raise W2VError(f"corpus {pattern!r} is empty: it holds no words")
+  return total
 
 
 def keep_probs(vocab: Vocab, sample: float) -> np.ndarray:

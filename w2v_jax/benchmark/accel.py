@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from w2v_jax import evaluate, huffman, step, train
+from w2v_jax import evaluate, step, train
 from w2v_jax import vocab as vocab_lib
 from w2v_jax.config import Config
 
@@ -40,11 +40,12 @@ def peak_memory_bytes() -> int | None:
 
 def end_to_end(cfg: Config, workdir: str) -> dict:
   """Trains `cfg` into `workdir` (overwriting it) and scores the vectors."""
+  cfg = step.resolve(cfg)
   out = train.run(cfg, workdir, overwrite=True)
   report = evaluate.evaluate(out["words"], out["emb_in"])
   epoch_tokens = out["tokens"] * cfg.epochs
   return {"model": cfg.model, "dim": cfg.dim, "batch_size": cfg.batch_size,
-          "steps_per_call": out.get("steps_per_call", cfg.steps_per_call),
+          "steps_per_call": cfg.steps_per_call,
           "vocab_size": out["vocab_size"], "corpus_tokens": out["tokens"],
           "epochs": cfg.epochs, "train_seconds": out["train_seconds"],
           "compile_seconds": out["compile_seconds"], "vocab_seconds": out["vocab_seconds"],
@@ -75,9 +76,7 @@ def step_time(cfg: Config, vocab_size: int = 70_000, dispatches: int = 5, seed: 
   cfg = step.resolve(cfg)
   counts = zipf_counts(vocab_size, 10 * vocab_size)
   vocab = vocab_lib.Vocab([str(i) for i in range(vocab_size)], counts, int(counts.sum()))
-  noise = tuple(jnp.asarray(a) for a in vocab_lib.noise_alias(vocab, cfg.ns_exponent))
-  tree = (tuple(jnp.asarray(a) for a in huffman.build(counts))
-          if "hs" in cfg.loss.split("+") else None)
+  _, noise, tree = train.tables(cfg, vocab)
   tx = step.make_optimizer(cfg)
   call = step.make_train_call(cfg, tx)
   state = jax.jit(lambda: step.init_state(cfg, vocab_size, tx))()
@@ -85,13 +84,13 @@ def step_time(cfg: Config, vocab_size: int = 70_000, dispatches: int = 5, seed: 
   ids, seg = jax.device_put(ids), jax.device_put(seg)
   progress = jnp.zeros(cfg.steps_per_call, jnp.float32)
   t0 = time.perf_counter()
-  compiled = call.lower(state, ids, seg, progress, noise, tree).compile()
+  compiled = call.lower(state, ids, seg, progress, noise, *tree).compile()
   compile_s = time.perf_counter() - t0
-  state, stats = compiled(state, ids, seg, progress, noise, tree)  # warm-up
+  state, stats = compiled(state, ids, seg, progress, noise, *tree)  # warm-up
   jax.block_until_ready(stats)
   t0 = time.perf_counter()
   for _ in range(dispatches):
-    state, stats = compiled(state, ids, seg, progress, noise, tree)
+    state, stats = compiled(state, ids, seg, progress, noise, *tree)
   jax.block_until_ready((state, stats))
   seconds = (time.perf_counter() - t0) / (dispatches * cfg.steps_per_call)
   return {"model": cfg.model, "dim": cfg.dim, "centres_per_step": cfg.batch_size,
