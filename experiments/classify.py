@@ -2,19 +2,23 @@
 
   python -m experiments.classify --vectors=runs/default/vectors.bin
   python -m experiments.classify --vectors=V.bin --models=mean --modes=frozen,finetune --out=r.json
+  python -m experiments.classify --vectors=V.bin --classes=DIR/custrev.neg,DIR/custrev.pos
 Trains each classifier (masked mean -> MLP, GRU) with each embedding mode (random: trained from a
 random table; frozen: pretrained, never updated; finetune: pretrained, trained) on the train
 split of --data, early-stops on dev accuracy and prints a Markdown table of dev/test accuracy.
+With --classes (one file per class, no fixed split: rt-polarity, SUBJ, CR) it runs stratified
+--folds-fold cross-validation instead and reports the mean and spread over the folds.
 """
 
-import json
 import logging
 import os
+
+import numpy as np
 
 from absl import flags
 
 from experiments import common
-from w2v_jax import downstream, formats
+from w2v_jax import downstream, formats, labelled, textio
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _D = downstream.TrainConfig()
@@ -22,6 +26,12 @@ _D = downstream.TrainConfig()
 _VECTORS = flags.DEFINE_string("vectors", None, "Pretrained word2vec file (text or binary).")
 _DATA = flags.DEFINE_string("data", os.path.join(_REPO, "data", "sst2"),
                             "Folder with '<label> <sentence>' files *train, *dev, *test.")
+_CLASSES = flags.DEFINE_list("classes", None,
+                             "One file per class, one sentence per line (label = position); "
+                             "replaces --data and runs cross-validation.")
+_FOLDS = flags.DEFINE_integer("folds", 10, "Cross-validation folds with --classes.")
+_ENCODING = flags.DEFINE_string("encoding", "utf-8", "Text encoding of the data files "
+                                "(e.g. cp1252 for SUBJ's subjective half).")
 _MODELS = flags.DEFINE_list("models", list(downstream.MODELS), "Classifiers: mean, gru.")
 _MODES = flags.DEFINE_list("modes", list(downstream.MODES),
                            "Embedding modes: random, frozen, finetune.")
@@ -50,35 +60,60 @@ def _check_flags() -> None:
                             f"{', '.join(allowed)}")
   for name, value, low in (("epochs", _EPOCHS.value, 1), ("patience", _PATIENCE.value, 1),
                            ("batch_size", _BATCH.value, 1), ("hidden", _HIDDEN.value, 0),
-                           ("max_len", _MAX_LEN.value, 0), ("limit", _LIMIT.value, 0)):
+                           ("max_len", _MAX_LEN.value, 0), ("limit", _LIMIT.value, 0),
+                           ("folds", _FOLDS.value, 3)):
     if value < low:
       raise common.W2VError(f"--{name} must be >= {low}, got {value}")
   if not _LR.value > 0:
     raise common.W2VError(f"--learning_rate must be > 0, got {_LR.value}")
 
 
-def markdown_table(rows: list[dict]) -> str:
-  """The results as a Markdown table."""
-  lines = ["| model | mode | dev accuracy | test accuracy | best epoch | epochs | seconds |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+def load_splits() -> list[dict[str, labelled.Split]]:
+  """The train/dev/test splits to run: --data's one split, or --classes' cross-validation."""
+  if _CLASSES.value:
+    data = labelled.read_classes(_CLASSES.value, _ENCODING.value)
+    return labelled.cross_validation(data, _FOLDS.value, _SEED.value)
+  return [labelled.read_dataset(_DATA.value, _ENCODING.value)]
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+  """One row per (model, mode): mean dev and test accuracy over the folds, test std, seconds."""
+  out = {}
   for r in rows:
+    out.setdefault((r["model"], r["mode"]), []).append(r)
+  summary = []
+  for (model, mode), group in out.items():
+    test_F = np.array([r["test_accuracy"] for r in group])
+    summary.append({"model": model, "mode": mode, "folds": len(group),
+                    "dev_accuracy": float(np.mean([r["dev_accuracy"] for r in group])),
+                    "test_accuracy": float(test_F.mean()), "test_std": float(test_F.std()),
+                    "best_epoch": float(np.mean([r["best_epoch"] for r in group])),
+                    "epochs_run": float(np.mean([r["epochs_run"] for r in group])),
+                    "seconds": float(sum(r["seconds"] for r in group))})
+  return summary
+
+
+def markdown_table(rows: list[dict]) -> str:
+  """The summary rows as a Markdown table (with test std and folds when cross-validated)."""
+  cv = any(r["folds"] > 1 for r in rows)
+  extra = " test std | folds |" if cv else ""
+  lines = ["| model | mode | dev accuracy | test accuracy |" + extra +
+           " best epoch | epochs | seconds |",
+           "| --- | --- | ---: | ---: |" + (" ---: | ---: |" if cv else "") +
+           " ---: | ---: | ---: |"]
+  for r in rows:
+    cells = f" {r['test_std']:.4f} | {r['folds']} |" if cv else ""
     lines.append(f"| {r['model']} | {r['mode']} | {r['dev_accuracy']:.4f} | "
-                 f"{r['test_accuracy']:.4f} | {r['best_epoch']} | {r['epochs_run']} | "
-                 f"{r['seconds']:.1f} |")
+                 f"{r['test_accuracy']:.4f} |{cells} {r['best_epoch']:g} | "
+                 f"{r['epochs_run']:g} | {r['seconds']:.1f} |")
   return "\n".join(lines)
 
 
-def main(argv: list[str]) -> None:
-  """Loads vectors and data, trains every (model, mode) pair, prints the table."""
-  if len(argv) > 1:
-    raise common.W2VError(f"unexpected arguments: {' '.join(argv[1:])}")
-  _check_flags()
-  splits = downstream.read_dataset(_DATA.value)
-  pre_words, vectors_PD = formats.load_word2vec(_VECTORS.value, limit=_LIMIT.value or None)
-  if not pre_words:
-    raise common.W2VError(f"{_VECTORS.value}: no vectors")
-  words = downstream.build_vocab(splits["train"].sentences, pre_words)
-  data = downstream.encode_splits(splits, words, _MAX_LEN.value)
+def run_fold(splits: dict[str, labelled.Split], pre_words: list[str],
+             vectors_PD: np.ndarray, cfg: downstream.TrainConfig) -> tuple[list[dict], dict]:
+  """Every (model, mode) on one train/dev/test split: result rows and vocabulary figures."""
+  words = labelled.build_vocab(splits["train"].sentences, pre_words)
+  data = labelled.encode_splits(splits, words, _MAX_LEN.value)
   pre = set(pre_words)
   tokens = [w for s in splits["train"].sentences for w in s]
   vocab = {"words": len(words), "pretrained": len(pre_words),
@@ -88,9 +123,6 @@ def main(argv: list[str]) -> None:
   _log.info("vocabulary %d words (%d pretrained); %.1f%% of training tokens have a vector",
             vocab["words"], vocab["pretrained"], 100 * vocab["train_tokens_pretrained"])
   n_classes = int(max(s.labels_N.max() for s in splits.values())) + 1
-  cfg = downstream.TrainConfig(epochs=_EPOCHS.value, batch_size=_BATCH.value,
-                               learning_rate=_LR.value, hidden=_HIDDEN.value,
-                               patience=_PATIENCE.value, seed=_SEED.value)
   rows = []
   for model in _MODELS.value:
     for mode in _MODES.value:
@@ -103,14 +135,35 @@ def main(argv: list[str]) -> None:
       _log.info("%s/%s: dev %.4f test %.4f (epoch %d of %d, %.1fs)", model, mode,
                 res.dev_accuracy, res.test_accuracy, res.best_epoch, res.epochs_run,
                 res.seconds)
-  print(markdown_table(rows))
+  return rows, vocab
+
+
+def main(argv: list[str]) -> None:
+  """Loads vectors and data, trains every (model, mode) pair on every split, prints the table."""
+  if len(argv) > 1:
+    raise common.W2VError(f"unexpected arguments: {' '.join(argv[1:])}")
+  _check_flags()
+  folds = load_splits()
+  pre_words, vectors_PD = formats.load_word2vec(_VECTORS.value, limit=_LIMIT.value or None)
+  if not pre_words:
+    raise common.W2VError(f"{_VECTORS.value}: no vectors")
+  cfg = downstream.TrainConfig(epochs=_EPOCHS.value, batch_size=_BATCH.value,
+                               learning_rate=_LR.value, hidden=_HIDDEN.value,
+                               patience=_PATIENCE.value, seed=_SEED.value)
+  rows = []
+  for k, splits in enumerate(folds):
+    if len(folds) > 1:
+      _log.info("fold %d of %d", k + 1, len(folds))
+    fold_rows, vocab = run_fold(splits, pre_words, vectors_PD, cfg)
+    rows += [{**r, "fold": k} for r in fold_rows]
+  summary = summarise(rows)
+  print(markdown_table(summary))
   if _OUT.value:
-    report = {"vectors": _VECTORS.value, "data": _DATA.value, "vocab": vocab,
-              "config": {**cfg.__dict__, "max_len": _MAX_LEN.value, "limit": _LIMIT.value},
-              "results": rows}
-    with open(_OUT.value, "w", encoding="utf-8") as f:
-      json.dump(report, f, indent=2)
-      f.write("\n")
+    report = {"vectors": _VECTORS.value, "data": _CLASSES.value or _DATA.value, "vocab": vocab,
+              "config": {**cfg.__dict__, "max_len": _MAX_LEN.value, "limit": _LIMIT.value,
+                         "folds": len(folds)},
+              "summary": summary, "results": rows}
+    textio.write_json(_OUT.value, report)
 
 
 if __name__ == "__main__":

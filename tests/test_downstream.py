@@ -1,4 +1,4 @@
-"""Tests for w2v_jax.downstream (tokeniser, vocabulary, modes, training) and experiments.classify.
+"""Tests for w2v_jax.downstream (modes, classifiers, training) and experiments.classify.
 
 The synthetic task: a sentence is positive when it holds "good" words, negative when it holds
 "bad" words; the pretrained vectors of good words have +1 in dimension 0, bad words -1, the
@@ -15,7 +15,7 @@ import pytest
 from flax import nnx
 
 from conftest import REPO
-from w2v_jax import downstream, formats
+from w2v_jax import downstream, formats, labelled
 from w2v_jax.errors import W2VError
 
 D = 8
@@ -53,11 +53,11 @@ def task():
   splits = {}
   for split, n, seed in (("train", 160, 1), ("dev", 64, 2), ("test", 64, 3)):
     rows = [line.rstrip("\n").split(" ", 1) for line in _lines(n, seed)]
-    splits[split] = downstream.Split([downstream.tokenize(t) for _, t in rows],
+    splits[split] = labelled.Split([labelled.tokenize(t) for _, t in rows],
                                      np.array([int(l) for l, _ in rows], dtype=np.int32))
   pre_words, vectors_PD = _pretrained()
-  words = downstream.build_vocab(splits["train"].sentences, pre_words)
-  return words, pre_words, vectors_PD, downstream.encode_splits(splits, words)
+  words = labelled.build_vocab(splits["train"].sentences, pre_words)
+  return words, pre_words, vectors_PD, labelled.encode_splits(splits, words)
 
 
 def _train(task, kind, mode, vectors_PD=None, cfg=CFG):
@@ -70,29 +70,6 @@ def _train(task, kind, mode, vectors_PD=None, cfg=CFG):
 def _params(model):
   return jax.tree_util.tree_leaves(jax.device_get(
       nnx.state(model, nnx.Param)))
-
-
-def test_tokenize_matches_corpus_normalisation():
-  assert downstream.tokenize("it 's a crème brûlée -lrb- 1998 -rrb- , does n't") == [
-      "it", "s", "a", "creme", "brulee", "one", "nine", "nine", "eight", "does", "n", "t"]
-  assert downstream.tokenize("Ångström's ½") == ["angstrom", "s", "one", "two"]
-
-
-def test_vocab_and_encoding():
-  words = downstream.build_vocab([["a", "new"], ["new", "b"]], ["a", "b", "c"])
-  assert words == ["<pad>", "<unk>", "a", "b", "c", "new"]
-  ids_NxT, mask_NxT = downstream.encode([["a", "new"], ["never", "seen", "c"], []], words, 3)
-  np.testing.assert_array_equal(ids_NxT, [[2, 5, 0], [1, 1, 4], [1, 0, 0]])
-  np.testing.assert_array_equal(mask_NxT, [[1, 1, 0], [1, 1, 1], [1, 0, 0]])
-
-
-def test_read_labelled_errors(tmp_path):
-  path = tmp_path / "x.train"
-  path.write_text("1 fine\n\nbroken line\n")
-  with pytest.raises(W2VError, match="line 3"):
-    downstream.read_labelled(str(path))
-  with pytest.raises(W2VError, match=r"one file named \*dev"):
-    downstream.read_dataset(str(tmp_path))
 
 
 def test_frozen_keeps_table_bit_identical_and_trains_the_rest(task):
@@ -188,3 +165,47 @@ def test_script_errors_are_one_line(tmp_path, args, fragment):
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert len(lines) == 1 and fragment in lines[0], proc.stderr
   assert "Traceback" not in proc.stderr and not proc.stdout
+
+
+def _write_classes(tmp_path, n=60):
+  """Two class files (negative, positive) of the synthetic task, one sentence per line."""
+  paths = [tmp_path / "task.neg", tmp_path / "task.pos"]
+  lines = _lines(n, 5)
+  for label, path in enumerate(paths):
+    path.write_text("".join(l.split(" ", 1)[1] for l in lines if l[0] == str(label)) + "\n")
+  return paths
+
+
+def test_read_classes_labels_by_file_position(tmp_path):
+  neg, pos = _write_classes(tmp_path)
+  data = labelled.read_classes([str(neg), str(pos)])
+  assert len(data.sentences) == 60 and list(np.bincount(data.labels_N)) == [30, 30]
+  assert all(any(w.startswith("good") for w in s)
+             for s, l in zip(data.sentences, data.labels_N) if l == 1)
+  (tmp_path / "empty").write_text("\n\n")
+  with pytest.raises(W2VError, match="no sentences"):
+    labelled.read_classes([str(neg), str(tmp_path / "empty")])
+  with pytest.raises(W2VError, match="two class files"):
+    labelled.read_classes([str(neg)])
+
+
+def test_script_cross_validates_class_files(tmp_path):
+  neg, pos = _write_classes(tmp_path)
+  words, vectors_PD = _pretrained()
+  formats.save_word2vec(tmp_path / "v.bin", words, vectors_PD, binary=True)
+  proc = _classify(f"--vectors={tmp_path / 'v.bin'}", f"--classes={neg},{pos}", "--folds=3",
+                   "--models=mean", "--modes=random,frozen", "--epochs=2", "--hidden=8",
+                   "--batch_size=16", "--learning_rate=0.01", f"--out={tmp_path / 'r.json'}")
+  assert proc.returncode == 0, proc.stderr
+  lines = proc.stdout.strip().splitlines()
+  assert lines[0].startswith("| model | mode | dev accuracy | test accuracy | test std | folds")
+  assert [l.split("|")[1:3] for l in lines[2:]] == [[" mean ", " random "], [" mean ", " frozen "]]
+  report = json.loads((tmp_path / "r.json").read_text())
+  assert sorted({r["fold"] for r in report["results"]}) == [0, 1, 2]
+  frozen = [r["test_accuracy"] for r in report["results"] if r["mode"] == "frozen"]
+  summary = {r["mode"]: r for r in report["summary"]}
+  assert summary["frozen"]["folds"] == 3
+  assert summary["frozen"]["test_accuracy"] == pytest.approx(np.mean(frozen))
+  assert summary["frozen"]["test_std"] == pytest.approx(np.std(frozen))
+  bad = _classify(f"--vectors={tmp_path / 'v.bin'}", f"--classes={neg},{pos}", "--folds=1")
+  assert bad.returncode == 1 and "--folds must be >= 3" in bad.stderr

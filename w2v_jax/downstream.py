@@ -1,20 +1,15 @@
 """Downstream sentence classification on top of word2vec vectors (Flax NNX + optax).
 
-Owns: the text normalisation that matches the text8-style corpora, reading `<label> <sentence>`
-files, the classifier vocabulary (PAD 0, UNK 1, the training split's words and the pretrained
-words), the embedding table of each mode, the two classifiers (masked mean -> MLP, and a GRU)
-and their jitted Adam training loop with early stopping on dev accuracy.
+Owns: the embedding table of each mode, the two classifiers (masked mean -> MLP, and a GRU)
+and their jitted Adam training loop with early stopping on dev accuracy. The sentence sets
+themselves (reading, splits, vocabulary, ids) are w2v_jax.labelled's.
 
 Modes: "random" (table drawn at random, trained), "frozen" (pretrained vectors, never updated:
 optax.multi_transform gives the table optax.set_to_zero()), "finetune" (pretrained, trained).
 """
 
 import dataclasses
-import glob
-import os
-import re
 import time
-import unicodedata
 from collections.abc import Sequence
 
 import jax
@@ -23,105 +18,12 @@ import numpy as np
 import optax
 from flax import nnx
 
-from w2v_jax import textio
 from w2v_jax.errors import W2VError
+from w2v_jax.labelled import PAD_ID, UNK_ID, Encoded
 
-PAD_ID, UNK_ID = 0, 1
 MODELS = ("mean", "gru")
 MODES = ("random", "frozen", "finetune")
-SPLITS = ("train", "dev", "test")
 RANDOM_STD = 0.1  # std of every row of a "random" table
-
-_PTB_BRACKETS = re.compile(r"-[lr][rsc]b-")  # -lrb- -rrb- -lsb- ... of PTB tokenisation
-# The enwiki2015 corpus normalisation (shared/data/corpus/enwiki2015/prepare.py), exactly:
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_DIGITS = {ord(str(i)): f" {w} " for i, w in enumerate(
-    "zero one two three four five six seven eight nine".split())}
-_NON_AZ = re.compile(r"[^a-z]+")
-
-
-def tokenize(text: str) -> list[str]:
-  """Words as the text8-style corpora have them: PTB brackets dropped, NFKD without accents,
-  lowercase, digits spelled out, anything else outside a-z a separator."""
-  text = unicodedata.normalize("NFKD", _PTB_BRACKETS.sub(" ", text))
-  text = _COMBINING.sub("", text).lower().translate(_DIGITS)
-  return _NON_AZ.sub(" ", text).split()
-
-
-@dataclasses.dataclass
-class Split:
-  """Tokenised sentences and their integer labels."""
-  sentences: list[list[str]]
-  labels_N: np.ndarray
-
-
-@dataclasses.dataclass
-class Encoded:
-  """A split as arrays: padded ids, mask and labels."""
-  ids_NxT: np.ndarray
-  mask_NxT: np.ndarray
-  labels_N: np.ndarray
-
-
-def read_labelled(path: str) -> Split:
-  """Reads '<label> <sentence>' lines (SST-2's stsa.binary.* format); blank lines skipped."""
-  sentences, labels = [], []
-  for line_no, line in enumerate(textio.read_lines(path), 1):
-    if not line.strip():
-      continue
-    label, _, text = line.strip().partition(" ")
-    if not label.isdigit():
-      raise W2VError(f"{path}: line {line_no}: expected '<label> <sentence>', got {line[:40]!r}")
-    sentences.append(tokenize(text))
-    labels.append(int(label))
-  if not labels:
-    raise W2VError(f"{path}: no examples")
-  return Split(sentences, np.array(labels, dtype=np.int32))
-
-
-def read_dataset(folder: str) -> dict[str, Split]:
-  """The train/dev/test splits of `folder`: one file ending in .train, .dev, .test each."""
-  paths = {}
-  for split in SPLITS:  # find all three before reading any
-    found = sorted(glob.glob(os.path.join(glob.escape(folder), f"*{split}")))
-    if len(found) != 1:
-      raise W2VError(f"{folder}: expected one file named *{split}, found {len(found)}")
-    paths[split] = found[0]
-  return {split: read_labelled(path) for split, path in paths.items()}
-
-
-def build_vocab(train_sentences: Sequence[Sequence[str]],
-                pretrained_words: Sequence[str]) -> list[str]:
-  """["<pad>", "<unk>", pretrained words in file order, then training words not among them]."""
-  words, seen = ["<pad>", "<unk>"], set()
-  for w in list(pretrained_words) + [w for s in train_sentences for w in s]:
-    if w not in seen:
-      seen.add(w)
-      words.append(w)
-  return words
-
-
-def encode(sentences: Sequence[Sequence[str]], words: Sequence[str],
-           max_len: int) -> tuple[np.ndarray, np.ndarray]:
-  """Padded ids (N x T, unknown words -> UNK_ID, cut at max_len) and the 0/1 mask.
-
-  A sentence with no words becomes one UNK, so every row has at least one real position.
-  """
-  index = {w: i for i, w in enumerate(words) if i > UNK_ID}
-  ids_NxT = np.full((len(sentences), max_len), PAD_ID, dtype=np.int32)
-  for n, sentence in enumerate(sentences):
-    row = [index.get(w, UNK_ID) for w in sentence[:max_len]] or [UNK_ID]
-    ids_NxT[n, :len(row)] = row
-  return ids_NxT, (ids_NxT != PAD_ID).astype(np.float32)
-
-
-def encode_splits(splits: dict[str, Split], words: Sequence[str],
-                  max_len: int = 0) -> dict[str, Encoded]:
-  """Every split encoded to one width T: the longest sentence, capped at max_len if > 0."""
-  T = max(max(len(s) for s in split.sentences) for split in splits.values())
-  T = max(1, min(T, max_len) if max_len > 0 else T)
-  return {name: Encoded(*encode(split.sentences, words, T), split.labels_N)
-          for name, split in splits.items()}
 
 
 def embedding_table(words: Sequence[str], pretrained_words: Sequence[str],

@@ -10,16 +10,19 @@ from typing import IO, Iterator
 from w2v_jax.errors import W2VError
 
 
-def read_lines(path: str | os.PathLike, what: str = "") -> list[str]:
-  """The lines of a UTF-8 text file (split on "\\n"); W2VError if unreadable or not UTF-8."""
+def read_lines(path: str | os.PathLike, what: str = "", encoding: str = "utf-8") -> list[str]:
+  """The lines of a text file (split on "\\n"); W2VError if unreadable or not in `encoding`."""
   name = os.fspath(path)
   try:
-    with open(name, encoding="utf-8") as f:
+    with open(name, encoding=encoding) as f:
       return f.read().split("\n")
   except OSError as e:
     raise W2VError(f"cannot read {what + ' ' if what else ''}{name}: {e.strerror or e}") from None
+  except LookupError:
+    raise W2VError(f"unknown text encoding {encoding!r}") from None
   except UnicodeDecodeError as e:
-    raise W2VError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    label = "UTF-8" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    raise W2VError(f"{name}: not {label} text ({e.reason} at byte {e.start})") from None
 
 
 @contextlib.contextmanager
